@@ -1,0 +1,1 @@
+"""Word2vec training, evaluation, vector import/export and embedding layers."""

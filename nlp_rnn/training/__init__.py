@@ -1,0 +1,1 @@
+"""The task-agnostic trainer, checkpoints and distributed helpers."""
