@@ -18,7 +18,6 @@ from nlp_rnn.commands.text import tokenize, vocab
 from nlp_rnn.commands.w2v import w2v
 from nlp_rnn.errors import NlpRnnError
 
-
 _CONSOLE_HANDLER = "nlp_rnn.console"
 
 
@@ -56,17 +55,40 @@ def main(verbose: bool, quiet: bool) -> None:
 
 @main.command()
 @click.argument("pipeline_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config key (repeatable), e.g. --set stages.vocab.min_freq=2.")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Corpus folder (default: $NLP_RNN_DATA, else ../shared/corpora).")
-@click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), help="Where stage outputs, metrics.json and model/ go (default: runs/<pipeline name>).")
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a config key (repeatable), e.g. --set stages.vocab.min_freq=2.",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Corpus folder (default: $NLP_RNN_DATA, else ../shared/corpora).",
+)
+@click.option(
+    "--run-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where stage outputs, metrics.json and model/ go (default: runs/<pipeline name>).",
+)
 @click.option("--until", metavar="STAGE", help="Stop after this stage.")
 @click.option("--force", is_flag=True, help="Run every stage even if its cached output is up to date.")
-def run(pipeline_file: Path, overrides: tuple[str, ...], data_dir: Path | None, run_dir: Path | None, until: str | None, force: bool) -> None:
+def run(
+    pipeline_file: Path,
+    overrides: tuple[str, ...],
+    data_dir: Path | None,
+    run_dir: Path | None,
+    until: str | None,
+    force: bool,
+) -> None:
     """Run the stages of PIPELINE_FILE in order, reusing stages whose inputs did not change."""
     from nlp_rnn.pipeline import load_pipeline, run_pipeline
 
     pipeline = load_pipeline(pipeline_file, overrides, data_dir=data_dir)
-    result = run_pipeline(pipeline, run_dir or Path("runs") / pipeline.config.name, data_dir=data_dir, until=until, force=force)
+    result = run_pipeline(
+        pipeline, run_dir or Path("runs") / pipeline.config.name, data_dir=data_dir, until=until, force=force
+    )
     click.echo(result.report())
 
 

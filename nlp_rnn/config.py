@@ -130,7 +130,10 @@ def validate(schema: type[ModelT], data: Mapping[str, Any], raw: RawConfig, pref
 
 
 def config_error_from(
-    exc: pydantic.ValidationError, raw: RawConfig, prefix: Key = (), schema: type[pydantic.BaseModel] | None = None
+    exc: pydantic.ValidationError,
+    raw: RawConfig,
+    prefix: Key = (),
+    schema: type[pydantic.BaseModel] | None = None,
 ) -> ConfigError:
     """Turn a pydantic error into messages that each name the key, the file and the line."""
     problems: list[tuple[str, int | None, str]] = []

@@ -29,9 +29,7 @@ def open_text(path: str | os.PathLike[str], encoding: str = "utf-8") -> IO[str]:
     return io.TextIOWrapper(raw, encoding=encoding, newline="")
 
 
-def iter_lines(
-    path: str | os.PathLike[str], encoding: str = "utf-8"
-) -> Iterator[tuple[int, str]]:
+def iter_lines(path: str | os.PathLike[str], encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
     """Yield ``(line_number, line_without_newline)`` pairs, numbering from 1.
 
     Raises :class:`InputError` naming the line when a line cannot be decoded, with a hint

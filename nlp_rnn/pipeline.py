@@ -30,7 +30,7 @@ import pydantic
 import yaml
 
 from nlp_rnn import __version__
-from nlp_rnn.config import RawConfig, Schema, apply_overrides, load_yaml, substitute, validate
+from nlp_rnn.config import Schema, apply_overrides, load_yaml, substitute, validate
 from nlp_rnn.errors import ConfigError, NlpRnnError
 from nlp_rnn.fileio import atomic_dir, atomic_file
 
@@ -148,7 +148,11 @@ def load_pipeline(
             if needed not in stages:
                 origin, line = raw.where(prefix)
                 later = " (it comes later; stages run in file order)" if needed in config.stages else ""
-                raise ConfigError(f"stage {name!r} reads stage {needed!r}, which is not defined before it{later}", origin, line)
+                raise ConfigError(
+                    f"stage {name!r} reads stage {needed!r}, which is not defined before it{later}",
+                    origin,
+                    line,
+                )
         stages[name] = stage
     return Pipeline(config=config, stages=stages, source=raw.path, resolved=data)
 
@@ -184,7 +188,11 @@ class RunResult:
                 shown = f"{value:.4f}" if isinstance(value, float) else f"{value:,}"
                 lines.append(f"  {'':<{width}}    {key:<36} {shown:>14}")
         ran = sum(outcome.status == "ran" for outcome in self.outcomes)
-        lines += ["", f"{ran} stage(s) ran, {len(self.outcomes) - ran} reused; metrics in {self.run_dir / 'metrics.json'}"]
+        lines += [
+            "",
+            f"{ran} stage(s) ran, {len(self.outcomes) - ran} reused; "
+            f"metrics in {self.run_dir / 'metrics.json'}",
+        ]
         return "\n".join(lines)
 
 
@@ -208,9 +216,13 @@ def run_pipeline(
         fingerprints: dict[str, str] = {}
         outcomes: list[StageOutcome] = []
         for name, stage in pipeline.stages.items():
-            fingerprint = stage_fingerprint(stage, {up: fingerprints[up] for up in stage.upstream()}, data_path)
+            fingerprint = stage_fingerprint(
+                stage, {up: fingerprints[up] for up in stage.upstream()}, data_path
+            )
             fingerprints[name] = fingerprint
-            outcomes.append(_run_stage(name, stage, fingerprint, run_dir, data_path, pipeline.config.seed, force))
+            outcomes.append(
+                _run_stage(name, stage, fingerprint, run_dir, data_path, pipeline.config.seed, force)
+            )
             if name == until:
                 break
         metrics = {f"{o.name}.{key}": value for o in outcomes for key, value in o.metrics.items()}

@@ -24,7 +24,16 @@ from pathlib import Path
 
 OUT_DIR = Path(__file__).resolve().parent.parent / "corpora" / "demo"
 
-SUBJECTS = ["the movie", "the film", "this story", "the plot", "the acting", "the ending", "the script", "the cast"]
+SUBJECTS = [
+    "the movie",
+    "the film",
+    "this story",
+    "the plot",
+    "the acting",
+    "the ending",
+    "the script",
+    "the cast",
+]
 POSITIVE = ["good", "great", "wonderful", "charming", "moving", "funny", "brilliant", "clever", "delightful"]
 NEGATIVE = ["bad", "awful", "boring", "dull", "clumsy", "tedious", "weak", "silly", "painful"]
 INTENSIFIERS = ["", "", "very ", "truly ", "rather ", "quite "]
@@ -47,7 +56,8 @@ def sentiment_sentence(rng: random.Random) -> tuple[int, str]:
         text = f"{subject} is {other} but {word} ."
         label = positive
     elif template == 3:
-        text = f"i found {subject} {rng.choice(INTENSIFIERS)}{word} and {rng.choice(POSITIVE if positive else NEGATIVE)} ."
+        second = rng.choice(POSITIVE if positive else NEGATIVE)
+        text = f"i found {subject} {rng.choice(INTENSIFIERS)}{word} and {second} ."
         label = positive
     else:
         text = f"what a {word} {subject.split()[-1]} !"
@@ -57,12 +67,32 @@ def sentiment_sentence(rng: random.Random) -> tuple[int, str]:
 
 # (form, lemma, UPOS, XPOS) entries of the tagging grammar.
 DETS = [("the", "the", "DET", "DT"), ("a", "a", "DET", "DT"), ("this", "this", "DET", "DT")]
-NOUNS = [("dog", "dog", "NOUN", "NN"), ("book", "book", "NOUN", "NN"), ("watch", "watch", "NOUN", "NN"),
-         ("teacher", "teacher", "NOUN", "NN"), ("city", "city", "NOUN", "NN"), ("cats", "cat", "NOUN", "NNS")]
-VERBS = [("reads", "read", "VERB", "VBZ"), ("sees", "see", "VERB", "VBZ"), ("likes", "like", "VERB", "VBZ"),
-         ("found", "find", "VERB", "VBD"), ("watched", "watch", "VERB", "VBD")]
-BASE_VERBS = [("book", "book", "VERB", "VB"), ("watch", "watch", "VERB", "VB"), ("read", "read", "VERB", "VB")]
-ADJS = [("old", "old", "ADJ", "JJ"), ("small", "small", "ADJ", "JJ"), ("red", "red", "ADJ", "JJ"), ("quiet", "quiet", "ADJ", "JJ")]
+NOUNS = [
+    ("dog", "dog", "NOUN", "NN"),
+    ("book", "book", "NOUN", "NN"),
+    ("watch", "watch", "NOUN", "NN"),
+    ("teacher", "teacher", "NOUN", "NN"),
+    ("city", "city", "NOUN", "NN"),
+    ("cats", "cat", "NOUN", "NNS"),
+]
+VERBS = [
+    ("reads", "read", "VERB", "VBZ"),
+    ("sees", "see", "VERB", "VBZ"),
+    ("likes", "like", "VERB", "VBZ"),
+    ("found", "find", "VERB", "VBD"),
+    ("watched", "watch", "VERB", "VBD"),
+]
+BASE_VERBS = [
+    ("book", "book", "VERB", "VB"),
+    ("watch", "watch", "VERB", "VB"),
+    ("read", "read", "VERB", "VB"),
+]
+ADJS = [
+    ("old", "old", "ADJ", "JJ"),
+    ("small", "small", "ADJ", "JJ"),
+    ("red", "red", "ADJ", "JJ"),
+    ("quiet", "quiet", "ADJ", "JJ"),
+]
 NAMES = [("Anna", "Anna", "PROPN", "NNP"), ("Paris", "Paris", "PROPN", "NNP"), ("Tom", "Tom", "PROPN", "NNP")]
 ADVS = [("quickly", "quickly", "ADV", "RB"), ("often", "often", "ADV", "RB")]
 PRONS = [("I", "I", "PRON", "PRP"), ("we", "we", "PRON", "PRP"), ("you", "you", "PRON", "PRP")]
@@ -111,11 +141,35 @@ def conllu_block(words: list[tuple[str, str, str, str]], mwt: bool, sent_id: str
 
 
 LEXICON = {
-    "the": "le", "a": "un", "dog": "hund", "cat": "kat", "bird": "fogel", "child": "kinto", "woman": "dama",
-    "man": "omo", "big": "gran", "small": "peti", "red": "roso", "black": "nero", "happy": "feliz",
-    "runs": "kore", "sleeps": "dorme", "eats": "manja", "sees": "vide", "jumps": "salta", "sings": "kanta",
-    "in": "en", "on": "sur", "park": "parko", "garden": "jardin", "house": "kaso", "street": "strado",
-    "and": "e", "with": "kon", "ball": "bola", "apple": "pomo",
+    "the": "le",
+    "a": "un",
+    "dog": "hund",
+    "cat": "kat",
+    "bird": "fogel",
+    "child": "kinto",
+    "woman": "dama",
+    "man": "omo",
+    "big": "gran",
+    "small": "peti",
+    "red": "roso",
+    "black": "nero",
+    "happy": "feliz",
+    "runs": "kore",
+    "sleeps": "dorme",
+    "eats": "manja",
+    "sees": "vide",
+    "jumps": "salta",
+    "sings": "kanta",
+    "in": "en",
+    "on": "sur",
+    "park": "parko",
+    "garden": "jardin",
+    "house": "kaso",
+    "street": "strado",
+    "and": "e",
+    "with": "kon",
+    "ball": "bola",
+    "apple": "pomo",
 }
 T_NOUNS = ["dog", "cat", "bird", "child", "woman", "man"]
 T_ADJS = ["big", "small", "red", "black", "happy"]
@@ -169,11 +223,17 @@ def build(seed: int = 20261122) -> dict[str, str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if corpora/demo differs from the generator")
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 if corpora/demo differs from the generator"
+    )
     args = parser.parse_args()
     files = build()
     if args.check:
-        stale = [name for name, text in files.items() if not (OUT_DIR / name).is_file() or (OUT_DIR / name).read_text(encoding="utf-8") != text]
+        stale = [
+            name
+            for name, text in files.items()
+            if not (OUT_DIR / name).is_file() or (OUT_DIR / name).read_text(encoding="utf-8") != text
+        ]
         for name in stale:
             print(f"stale: corpora/demo/{name}", file=sys.stderr)
         return 1 if stale else 0

@@ -182,11 +182,17 @@ def test_model_folder_merges_exports(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("stages.first.txt=x", r"--set stages.first.txt=x: unknown key 'stages.first.txt'; did you mean 'text'"),
+        (
+            "stages.first.txt=x",
+            r"--set stages.first.txt=x: unknown key 'stages.first.txt'; did you mean 'text'",
+        ),
         ("stages.first.kind=nope", r"unknown kind 'nope'; known kinds: join, write"),
         ("stages.both.inputs=[later]", r"reads stage 'later', which is not defined"),
         ("seed=-1", r"--set seed=-1: seed: .*greater than or equal to 0"),
-        ("stages.first.repeat=0", r"--set stages.first.repeat=0: stages.first.repeat: .*greater than or equal to 1"),
+        (
+            "stages.first.repeat=0",
+            r"--set stages.first.repeat=0: stages.first.repeat: .*greater than or equal to 1",
+        ),
     ],
 )
 def test_config_errors(tmp_path: Path, override: str, message: str) -> None:
@@ -196,12 +202,17 @@ def test_config_errors(tmp_path: Path, override: str, message: str) -> None:
 
 def test_error_in_file_names_its_line(tmp_path: Path) -> None:
     text = PIPELINE.replace("    repeat: 2\n", "    repaet: 2\n")
-    with pytest.raises(ConfigError, match=r"pipe.yaml:10: unknown key 'stages.second.repaet'; did you mean 'repeat'"):
+    with pytest.raises(
+        ConfigError, match=r"pipe.yaml:10: unknown key 'stages.second.repaet'; did you mean 'repeat'"
+    ):
         load_pipeline(make(tmp_path, text), stage_kinds=KINDS)
 
 
 def test_stage_order_matters(tmp_path: Path) -> None:
-    text = PIPELINE.replace("  first:\n    kind: write\n    text: ab\n", "") + "  first:\n    kind: write\n    text: ab\n"
+    text = (
+        PIPELINE.replace("  first:\n    kind: write\n    text: ab\n", "")
+        + "  first:\n    kind: write\n    text: ab\n"
+    )
     with pytest.raises(ConfigError, match="comes later"):
         load_pipeline(make(tmp_path, text), stage_kinds=KINDS)
 
