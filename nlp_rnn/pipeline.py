@@ -158,9 +158,10 @@ def load_pipeline(
 
 
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
-    """``--data-dir``, else ``$NLP_RNN_DATA``, else ``../shared/corpora`` from the working directory."""
-    chosen = data_dir or os.environ.get("NLP_RNN_DATA") or Path("..") / "shared" / "corpora"
-    return Path(chosen).expanduser().resolve()
+    """``--data-dir``, else ``$NLP_RNN_DATA``, else the ``shared/corpora`` folder beside the checkout."""
+    from nlp_rnn.data.catalog import default_data_dir
+
+    return Path(data_dir or default_data_dir()).expanduser().resolve()
 
 
 @dataclass
@@ -208,6 +209,7 @@ def run_pipeline(
         raise ConfigError(f"--until {until!r}: no such stage; stages: {', '.join(pipeline.stages)}")
     run_dir = Path(run_dir)
     data_path = resolve_data_dir(data_dir)
+    _quiet_progress_unless_terminal()
     (run_dir / "stages").mkdir(parents=True, exist_ok=True)
     handler = _attach_log_file(run_dir / "run.log")
     try:
@@ -309,6 +311,18 @@ def _assemble_model_dir(run_dir: Path, outcomes: list[StageOutcome]) -> None:
                     owners[relative] = source.parent.name
                     target.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(path, target)
+
+
+def _quiet_progress_unless_terminal() -> None:
+    """Progress bars only on a terminal: logs and CI output stay readable."""
+    import sys
+
+    import datasets
+
+    if sys.stderr.isatty():
+        datasets.enable_progress_bars()
+    else:
+        datasets.disable_progress_bars()
 
 
 def _attach_log_file(path: Path) -> logging.Handler:

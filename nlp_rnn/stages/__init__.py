@@ -1,0 +1,14 @@
+"""Pipeline stage kinds. Each module defines one :class:`~nlp_rnn.pipeline.Stage` subclass.
+
+The registry is an explicit dict (no import-time registration): add a stage kind here.
+Stage modules import heavy libraries inside ``run`` so that loading a pipeline stays fast.
+"""
+
+from nlp_rnn.pipeline import Stage
+from nlp_rnn.stages.corpus import CorpusStage
+from nlp_rnn.stages.tokenize import TokenizeStage
+from nlp_rnn.stages.vocab import VocabStage
+
+STAGE_KINDS: dict[str, type[Stage]] = {
+    stage.kind: stage for stage in (CorpusStage, TokenizeStage, VocabStage)
+}
