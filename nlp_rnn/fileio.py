@@ -20,36 +20,38 @@ def open_text(path: str | os.PathLike[str], encoding: str = "utf-8") -> IO[str]:
 
     Decoding errors are left strict so that callers can report the offending line.
     """
+    return io.TextIOWrapper(open_binary(path), encoding=encoding, newline="")
+
+
+def open_binary(path: str | os.PathLike[str]) -> IO[bytes]:
+    """Open a file for reading bytes, decompressing ``.gz`` files on the fly."""
     path = Path(path)
     if not path.exists():
         raise InputError("file not found", path)
     if path.is_dir():
         raise InputError("expected a file, found a directory", path)
-    raw: IO[bytes] = gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
-    return io.TextIOWrapper(raw, encoding=encoding, newline="")
+    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
 
 
 def iter_lines(path: str | os.PathLike[str], encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
     """Yield ``(line_number, line_without_newline)`` pairs, numbering from 1.
 
-    Raises :class:`InputError` naming the line when a line cannot be decoded, with a hint
-    to pass another encoding.
+    Lines are split on bytes and decoded one by one, so an undecodable byte is reported on the
+    line that holds it (with its column), with a hint to pass another encoding. This assumes
+    an ASCII-compatible encoding (UTF-8, Latin-1, cp1252...), where ``\n`` is one byte.
     """
-    with open_text(path, encoding) as handle:
-        number = 0
-        while True:
+    with open_binary(path) as handle:
+        for number, raw in enumerate(handle, start=1):
             try:
-                line = handle.readline()
+                line = raw.decode(encoding)
             except UnicodeDecodeError as exc:
                 raise InputError(
-                    f"cannot decode bytes as {encoding} ({exc.reason}); "
+                    f"cannot decode byte 0x{raw[exc.start]:02x} as {encoding}; "
                     "pass --encoding (for example latin-1) if the file uses another encoding",
                     path,
-                    number + 1,
+                    number,
+                    len(raw[: exc.start].decode(encoding, errors="replace")) + 1,
                 ) from None
-            if not line:
-                return
-            number += 1
             yield number, line.rstrip("\r\n")
 
 

@@ -1,0 +1,1 @@
+"""Click command groups of the ``nlp-rnn`` CLI, one module per group."""
