@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from nlp_rnn import __version__
+from nlp_rnn.commands.classify import classify, evaluate_classifier_command
 from nlp_rnn.commands.corpus import corpus
 from nlp_rnn.commands.text import tokenize, vocab
 from nlp_rnn.commands.w2v import w2v
@@ -96,3 +97,5 @@ main.add_command(corpus)
 main.add_command(tokenize)
 main.add_command(vocab)
 main.add_command(w2v)
+main.add_command(classify)
+main.add_command(evaluate_classifier_command)

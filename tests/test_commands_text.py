@@ -77,7 +77,7 @@ def test_tokenize_errors_leave_no_output(cli, tmp_path) -> None:
     bad.write_bytes(b"fine\n" * 2000 + b"caf\xe9\n")
     result = _run(cli, ["tokenize", "--input", str(bad), "--output", str(out)])
     assert result.exit_code == 1
-    assert "bad.txt:2001: cannot decode bytes as utf-8" in result.output
+    assert "bad.txt:2001:4: cannot decode byte 0xe9 as utf-8" in result.output
     assert out.read_text() == "previous\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.txt", "out.txt"]
 
@@ -86,7 +86,7 @@ def test_tokenize_errors_leave_no_output(cli, tmp_path) -> None:
     result = _run(cli, ["tokenize", "--tokenizer", "sentencepiece"], input="x\n")
     assert result.exit_code == 1 and "needs a trained model" in result.output
     result = _run(cli, ["tokenize"], input=b"caf\xe9\n")
-    assert result.exit_code == 1 and "<stdin>:1: cannot decode" in result.output
+    assert result.exit_code == 1 and "<stdin>:1:4: cannot decode byte 0xe9" in result.output
 
 
 def test_vocab_build_with_dev_report(cli, tmp_path) -> None:

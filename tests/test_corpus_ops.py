@@ -98,10 +98,13 @@ def test_count_file_tokens_in_small_blocks(tmp_path, num_proc, compressed) -> No
 def test_count_file_tokens_reports_the_undecodable_line(tmp_path, num_proc) -> None:
     path = tmp_path / "bad.txt"
     path.write_bytes(("ok line\n" * 50).encode() + b"caf\xe9\n" + b"more\n" * 50)
-    with pytest.raises(InputError, match=r"bad.txt:51: cannot decode bytes as utf-8"):
+    with pytest.raises(InputError, match=r"bad.txt:51:4: cannot decode byte 0xe9 as utf-8"):
         count_file_tokens([path], WhitespaceTokenizer(), num_proc=num_proc, block_size=64)
     counts = count_file_tokens([path], WhitespaceTokenizer(), encoding="latin-1", num_proc=num_proc)
     assert counts["café"] == 1
+    # The line readers report the same place, worded the same way.
+    with pytest.raises(InputError, match=r"bad.txt:51:4: cannot decode byte 0xe9 as utf-8"):
+        list(iter_file_texts([path]))
 
 
 def test_count_file_tokens_other_encodings_and_errors(tmp_path) -> None:

@@ -7,8 +7,9 @@ Stage modules import heavy libraries inside ``run`` so that loading a pipeline s
 from nlp_rnn.pipeline import Stage
 from nlp_rnn.stages.corpus import CorpusStage
 from nlp_rnn.stages.tokenize import TokenizeStage
+from nlp_rnn.stages.train_classifier import TrainClassifierStage
 from nlp_rnn.stages.vocab import VocabStage
 
 STAGE_KINDS: dict[str, type[Stage]] = {
-    stage.kind: stage for stage in (CorpusStage, TokenizeStage, VocabStage)
+    stage.kind: stage for stage in (CorpusStage, TokenizeStage, VocabStage, TrainClassifierStage)
 }

@@ -23,7 +23,7 @@ from itertools import islice
 from typing import IO, TYPE_CHECKING, Any
 
 from nlp_rnn.errors import InputError, NlpRnnError
-from nlp_rnn.fileio import atomic_file, open_text
+from nlp_rnn.fileio import atomic_file, iter_lines, open_binary
 from nlp_rnn.text.tokenizers import Tokenizer
 
 if TYPE_CHECKING:
@@ -131,24 +131,28 @@ def iter_file_texts(
 ) -> Iterator[str]:
     """The lines of several text files in order, without line ends, minus skipped lines."""
     for path in paths:
-        with open_text(path, encoding) as handle:
-            for text in iter_stream_texts(handle.buffer, encoding, str(path)):
-                if skip_line is None or not skip_line(text):
-                    yield text
+        if _newline_is_one_byte(encoding):
+            texts: Iterable[str] = (text for _, text in iter_lines(path, encoding))
+            yield from texts if skip_line is None else (t for t in texts if not skip_line(t))
+        else:
+            with open_binary(path) as handle:
+                texts = iter_stream_texts(handle, encoding, str(path))
+                yield from texts if skip_line is None else (t for t in texts if not skip_line(t))
 
 
 def iter_stream_texts(stream: IO[bytes], encoding: str = "utf-8", name: str = "<stream>") -> Iterator[str]:
-    r"""Decode a binary stream line by line (lines end at ``\n``; ``\r\n`` is stripped too).
+    r"""Decode a binary stream (stdin, say) line by line, without line ends.
 
-    An undecodable line raises :class:`InputError` with ``name`` and its exact line number
-    (a text wrapper decodes ahead in 8 kB chunks, so it cannot tell which line failed).
+    An undecodable byte raises :class:`InputError` naming ``name``, the line and the column,
+    as :func:`nlp_rnn.fileio.iter_lines` does for files. Encodings in which ``\n`` is not the
+    byte 0x0A (UTF-16, UTF-32) are decoded by a text wrapper, which cannot tell the line.
     """
     if not _newline_is_one_byte(encoding):
         wrapper = io.TextIOWrapper(stream, encoding=encoding, newline="")
         try:
             yield from (line.rstrip("\r\n") for line in wrapper)
         except UnicodeDecodeError as exc:
-            raise InputError(_decode_problem(encoding, exc), name) from None
+            raise InputError(f"cannot decode the text as {encoding} ({exc.reason})", name) from None
         finally:
             wrapper.detach()  # the caller owns the stream
         return
@@ -156,14 +160,21 @@ def iter_stream_texts(stream: IO[bytes], encoding: str = "utf-8", name: str = "<
         try:
             text = raw.decode(encoding)
         except UnicodeDecodeError as exc:
-            raise InputError(_decode_problem(encoding, exc), name, number) from None
+            raise _decode_error(raw, exc.start, encoding, name, number) from None
         yield text.rstrip("\r\n")
 
 
-def _decode_problem(encoding: str, exc: UnicodeDecodeError) -> str:
-    return (
-        f"cannot decode bytes as {encoding} ({exc.reason}); "
-        "pass --encoding (for example latin-1) if the file uses another encoding"
+def _decode_error(data: bytes, position: int, encoding: str, name: str, first_line: int) -> InputError:
+    """The error for the undecodable byte at ``position`` of ``data``, which starts at line
+    ``first_line``; worded like :func:`nlp_rnn.fileio.iter_lines`."""
+    line_start = data.rfind(b"\n", 0, position) + 1
+    column = len(data[line_start:position].decode(encoding, errors="replace")) + 1
+    return InputError(
+        f"cannot decode byte 0x{data[position]:02x} as {encoding}; "
+        "pass --encoding (for example latin-1) if the file uses another encoding",
+        name,
+        first_line + data.count(b"\n", 0, position),
+        column,
     )
 
 
@@ -272,8 +283,7 @@ def _task_texts(task: tuple, skip_line: LineFilter | None) -> list[str]:
         try:
             text = data.decode(encoding)
         except UnicodeDecodeError as exc:
-            line = first_line + data.count(b"\n", 0, exc.start)
-            raise InputError(_decode_problem(encoding, exc), path, line) from None
+            raise _decode_error(data, exc.start, encoding, path, first_line) from None
         texts = text.split("\n")
         if texts and texts[-1] == "":  # the block ended with a newline
             texts.pop()
@@ -399,8 +409,7 @@ def _picklable(exc: BaseException) -> BaseException:
 def _file_blocks(paths: Iterable[str | os.PathLike[str]], encoding: str, block_size: int) -> Iterator[tuple]:
     """Blocks of whole lines as undecoded bytes, so that workers do the decoding."""
     for path in paths:
-        with open_text(path, encoding) as handle:
-            raw = handle.buffer  # the (decompressed) bytes under the text wrapper
+        with open_binary(path) as raw:
             line_number = 1
             rest = b""
             while True:

@@ -1,0 +1,147 @@
+"""A many-to-one text classifier: embedding -> RNN encoder -> pooling -> dropout -> linear.
+
+The same module serves binary and multi-class tasks (a softmax over ``num_classes`` outputs,
+trained with cross-entropy). How the embedding is initialised (random, word2vec, frozen one-hot)
+is decided outside, by :func:`nlp_rnn.embeddings.embedding_layer.build_embedding`; the classifier
+takes the finished ``nn.Embedding``, so a saved model can be rebuilt from sizes alone
+(:meth:`RNNClassifier.from_sizes`) and its weights loaded over it.
+
+Pooling turns the encoder's ``B x T x H`` outputs into one ``B x H`` vector per text:
+
+* ``last``: the final states (forward direction at the last token, backward at the first);
+* ``max``: the element-wise maximum over real time steps (Conneau et al. 2017 found it the best
+  pooling for BiLSTM sentence encoders; it is the default here);
+* ``mean``: the average over real time steps;
+* ``attention``: a learned weighted average, ``softmax(v . tanh(W h_t))`` over real steps
+  (Yang et al. 2016's word attention, without the hierarchy).
+
+Padding never takes part: ``max`` and ``attention`` mask it to minus infinity, ``mean`` divides
+by the true lengths.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import pydantic
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from nlp_rnn.config import Schema
+from nlp_rnn.models.encoder import RNNEncoder
+
+POOLINGS = ("last", "max", "mean", "attention")
+
+
+class ClassifierConfig(Schema):
+    """The architecture of :class:`RNNClassifier` (the ``model:`` section of a training stage)."""
+
+    cell: Literal["rnn", "lstm", "gru"] = pydantic.Field("lstm", description="recurrent cell")
+    hidden_size: int = pydantic.Field(150, ge=1, description="units per direction and layer")
+    num_layers: int = pydantic.Field(1, ge=1, description="stacked recurrent layers")
+    bidirectional: bool = pydantic.Field(True, description="read the text in both directions")
+    pooling: Literal["last", "max", "mean", "attention"] = pydantic.Field(
+        "max", description="how the encoder's outputs become one vector"
+    )
+    attention_size: int = pydantic.Field(100, ge=1, description="attention pooling: size of its hidden layer")
+    embedding_dropout: float = pydantic.Field(0.3, ge=0, lt=1, description="dropout on the word vectors")
+    dropout: float = pydantic.Field(0.0, ge=0, lt=1, description="dropout between recurrent layers")
+    output_dropout: float = pydantic.Field(0.5, ge=0, lt=1, description="dropout on the pooled vector")
+    length_mode: Literal["auto", "packed", "masked"] = pydantic.Field(
+        "auto", description="how the encoder skips padding (see nlp_rnn.models.encoder)"
+    )
+
+
+def real_steps_mask(lengths: Tensor, steps: int) -> Tensor:
+    """``B x T`` boolean mask, true at real tokens (``t < lengths[b]``)."""
+    return torch.arange(steps, device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)  # B x T
+
+
+class Pooling(nn.Module):
+    """Turns encoder outputs ``B x T x H`` (zeros at padding) into ``B x H``."""
+
+    def __init__(self, kind: str, size: int, attention_size: int = 100) -> None:
+        super().__init__()
+        if kind not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {kind!r}")
+        self.kind = kind
+        if kind == "attention":
+            self.attention_hidden = nn.Linear(size, attention_size)
+            self.attention_score = nn.Linear(attention_size, 1, bias=False)
+
+    def forward(self, sequence: Tensor, lengths: Tensor, last: Tensor) -> Tensor:
+        """``sequence``: B x T x H; ``lengths``: B (on any device); ``last``: B x H final states."""
+        if self.kind == "last":
+            return last
+        mask = real_steps_mask(lengths.to(sequence.device), sequence.size(1))  # B x T
+        if self.kind == "max":
+            # Padding is zero in `sequence`; a zero could beat an all-negative feature, so mask it.
+            return sequence.masked_fill(~mask.unsqueeze(-1), float("-inf")).amax(dim=1)  # B x H
+        if self.kind == "mean":
+            counts = mask.sum(dim=1, keepdim=True).to(sequence.dtype)  # B x 1
+            return sequence.sum(dim=1) / counts  # B x H (padding adds zeros)
+        weights = self.attention_weights(sequence, mask)  # B x T
+        return torch.bmm(weights.unsqueeze(1), sequence).squeeze(1)  # B x H
+
+    def attention_weights(self, sequence: Tensor, mask: Tensor) -> Tensor:
+        """Attention pooling's weights, ``B x T``, summing to one over each row's real steps."""
+        scores = self.attention_score(torch.tanh(self.attention_hidden(sequence))).squeeze(-1)  # B x T
+        return scores.masked_fill(~mask, float("-inf")).softmax(dim=-1)  # B x T
+
+
+class RNNClassifier(nn.Module):
+    """Text classifier over right-padded token ids.
+
+    ``forward(batch)`` takes ``ids`` (B x T, padding id 0 at the end), ``lengths`` (B) and,
+    optionally, ``labels`` (B class indices); it returns ``logits`` (B x C) and, with labels,
+    ``loss`` (mean cross-entropy).
+    """
+
+    def __init__(self, embedding: nn.Embedding, num_classes: int, config: ClassifierConfig) -> None:
+        super().__init__()
+        if num_classes < 2:
+            raise ValueError(f"a classifier needs at least 2 classes, got {num_classes}")
+        self.config = config
+        self.num_classes = num_classes
+        self.embedding = embedding
+        self.embedding_dropout = nn.Dropout(config.embedding_dropout)
+        self.encoder = RNNEncoder(
+            embedding.embedding_dim,
+            config.hidden_size,
+            cell=config.cell,
+            num_layers=config.num_layers,
+            bidirectional=config.bidirectional,
+            dropout=config.dropout,
+            length_mode=config.length_mode,
+        )
+        self.pooling = Pooling(config.pooling, self.encoder.output_size, config.attention_size)
+        self.output_dropout = nn.Dropout(config.output_dropout)
+        self.output = nn.Linear(self.encoder.output_size, num_classes)
+
+    @classmethod
+    def from_sizes(
+        cls, vocab_size: int, embedding_dim: int, num_classes: int, config: ClassifierConfig, pad_id: int = 0
+    ) -> RNNClassifier:
+        """An untrained classifier of the right shapes, to load saved weights into."""
+        embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_id)
+        return cls(embedding, num_classes, config)
+
+    def encode(self, ids: Tensor, lengths: Tensor) -> Tensor:
+        """The pooled text vectors, B x H*dirs."""
+        embedded = self.embedding_dropout(self.embedding(ids))  # B x T x D
+        encoded = self.encoder(embedded, lengths)
+        return self.pooling(encoded.sequence, lengths, encoded.last)  # B x H*dirs
+
+    def forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        pooled = self.output_dropout(self.encode(batch["ids"], batch["lengths"]))  # B x H*dirs
+        logits = self.output(pooled)  # B x C
+        output = {"logits": logits}
+        if "labels" in batch:
+            output["loss"] = F.cross_entropy(logits, batch["labels"])
+        return output
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
+    """Number of parameters (those with gradients only, if asked)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)

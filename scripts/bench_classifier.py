@@ -1,0 +1,278 @@
+"""Training and inference speed of the sentiment classifier on SST-2, against a bare nn.LSTM loop.
+
+    python scripts/bench_classifier.py                         # SST-2 phrases, the pipeline's model
+    python scripts/bench_classifier.py --embedding-dim 100 --output results.json
+    python scripts/bench_classifier.py --model runs/sentiment_sst2/model   # inference of a trained model
+
+Training: the same SST-2 training phrases (a fixed set of length-bucketed batches of
+``--batch-size``) go through
+
+* **bare**: the reference loop, an ``nn.LSTM`` (MKL/oneDNN on the CPU) of the same sizes, forward
+  and backward over each padded ``B x T x D`` batch of random vectors; nothing else (no
+  embedding, no pooling, no loss, no optimizer, no data loading);
+* **ours**: the whole stack, ``Trainer.fit`` on :class:`RNNClassifier` with its collate function:
+  data loading, embedding, encoder (with its handling of lengths), pooling, loss, backward,
+  gradient clipping, AdamW and the trainer's bookkeeping (no validation, no TensorBoard).
+
+Both count real (unpadded) tokens per second; they alternate ``--repeats`` times in one process
+so that load from other processes hits both alike, and the medians are compared (ratio = bare /
+ours, so 2.0 means our stack takes twice as long). Inference: sentences per second of
+``predict`` on the SST-2 dev sentences (tokenization, encoding, length batching and the model under
+``torch.inference_mode()``), replicated to ``--inference-sentences``, and the same for the model
+alone on pre-encoded input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from nlp_rnn.data.batching import bucket_batches
+from nlp_rnn.data.catalog import load_corpus
+from nlp_rnn.models.classifier import ClassifierConfig, RNNClassifier
+from nlp_rnn.tasks.classification import (
+    ClassificationPredictor,
+    EncodedExamples,
+    collate,
+    encode_examples,
+    predict_examples,
+)
+from nlp_rnn.text.tokenizers import RegexTokenizer
+from nlp_rnn.text.vocab import LABEL_SPECIALS, NO_MARKERS, Vocab
+from nlp_rnn.training.config import TrainerConfig
+from nlp_rnn.training.trainer import Trainer
+
+
+class Subset:
+    """The examples of the benchmark's batches, as a dataset the Trainer can index."""
+
+    def __init__(self, examples: EncodedExamples, indices: list[int]) -> None:
+        self.examples, self.indices = examples, indices
+        lengths = examples.lengths
+        self.lengths = [lengths[i] for i in indices]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index: int):
+        return self.examples[self.indices[index]]
+
+
+def load_data(args: argparse.Namespace) -> tuple[EncodedExamples, list[str], Vocab, Vocab, RegexTokenizer]:
+    """SST-2 training phrases (encoded) and dev sentences (raw), with their vocabularies."""
+    tokenizer = RegexTokenizer(lowercase=True)
+    with tempfile.TemporaryDirectory() as cache:
+        train = load_corpus("sst2_phrases", "train", data_dir=args.data_dir, cache_dir=cache)
+        dev = load_corpus("sst2_phrases", "dev", data_dir=args.data_dir, cache_dir=cache)
+        texts, labels, dev_texts = list(train["text"]), list(train["label"]), list(dev["text"])
+    token_lists = tokenizer.tokenize_batch(texts)
+    vocab = Vocab.build(token_lists, specials=NO_MARKERS)
+    label_vocab = Vocab(sorted(set(labels)), specials=LABEL_SPECIALS)
+    examples = encode_examples(token_lists, vocab, labels, label_vocab, skip_empty=True)
+    return examples, dev_texts, vocab, label_vocab, tokenizer
+
+
+def build_model(args: argparse.Namespace, vocab_size: int) -> RNNClassifier:
+    config = ClassifierConfig(
+        cell=args.cell,
+        hidden_size=args.hidden,
+        bidirectional=True,
+        pooling=args.pooling,
+        length_mode=args.length_mode,
+    )
+    torch.manual_seed(0)
+    return RNNClassifier(nn.Embedding(vocab_size, args.embedding_dim, padding_idx=0), 2, config)
+
+
+def bare_loop(args: argparse.Namespace, shapes: list[tuple[int, int]], tokens: int) -> float:
+    """Reference: nn.LSTM forward + backward over padded random batches of the same shapes; tokens/s."""
+    torch.manual_seed(0)
+    rnn_class = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}[args.cell]
+    rnn = rnn_class(args.embedding_dim, args.hidden, batch_first=True, bidirectional=True)
+    inputs = [torch.randn(batch, steps, args.embedding_dim) for batch, steps in shapes]  # B x T x D each
+    started = time.perf_counter()
+    for x in inputs:
+        output, _ = rnn(x)  # B x T x 2H
+        output.sum().backward()
+    return tokens / (time.perf_counter() - started)
+
+
+def our_stack(args: argparse.Namespace, data: Subset, vocab_size: int) -> float:
+    """The classifier trained by Trainer.fit for one pass over the same examples; tokens/s."""
+    model = build_model(args, vocab_size)
+    config = TrainerConfig(
+        batch_size=args.batch_size,
+        max_epochs=1,
+        metric="loss",
+        log_every=10_000,
+        tensorboard=False,
+        plot=False,
+        device="cpu",
+        max_grad_norm=5.0,
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        started = time.perf_counter()
+        Trainer(config, folder).fit(model, data, None, collate=collate)
+        seconds = time.perf_counter() - started
+    return sum(data.lengths) / seconds
+
+
+def inference(
+    args: argparse.Namespace, predictor: ClassificationPredictor, texts: list[str]
+) -> tuple[float, float]:
+    """Sentences/s of predict (raw text in) and of the model alone (encoded batches in)."""
+    started = time.perf_counter()
+    predictor.predict(texts, batch_size=args.inference_batch_size)
+    end_to_end = len(texts) / (time.perf_counter() - started)
+    encoded = predictor.encode(texts)
+    started = time.perf_counter()
+    predict_examples(predictor.model, encoded, batch_size=args.inference_batch_size)
+    model_only = len(texts) / (time.perf_counter() - started)
+    return end_to_end, model_only
+
+
+def use_fused_adamw() -> None:
+    """Swap the Trainer's optimizer factory for one that asks AdamW for its fused kernel.
+
+    An experiment, not how the project trains: it shows what the optimizer step costs on the CPU,
+    where the default (per-parameter) AdamW update of a large embedding is slow.
+    """
+    from nlp_rnn.training import trainer
+
+    original = trainer.build_optimizer
+
+    def build_fused(model: nn.Module, config: TrainerConfig) -> torch.optim.Optimizer:
+        optimizer = original(model, config)
+        if not isinstance(optimizer, torch.optim.AdamW):
+            return optimizer
+        # Only the parameters and their decay: the other group keys would override fused=True.
+        groups = [{"params": g["params"], "weight_decay": g["weight_decay"]} for g in optimizer.param_groups]
+        return torch.optim.AdamW(groups, lr=config.lr, betas=config.betas, eps=config.eps, fused=True)
+
+    trainer.build_optimizer = build_fused
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", default=None, help="shared corpora folder (default: as the CLI)")
+    parser.add_argument("--model", type=Path, default=None, help="a trained model folder for inference")
+    parser.add_argument("--cell", choices=("lstm", "gru", "rnn"), default="lstm")
+    parser.add_argument("--embedding-dim", type=int, default=300)
+    parser.add_argument("--hidden", type=int, default=150, help="units per direction")
+    parser.add_argument("--pooling", default="max", choices=("last", "max", "mean", "attention"))
+    parser.add_argument("--length-mode", default="auto", choices=("auto", "packed", "masked"))
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batches", type=int, default=100, help="training batches per measurement")
+    parser.add_argument("--repeats", type=int, default=3, help="alternating measurements of each")
+    parser.add_argument("--inference-sentences", type=int, default=20_000)
+    parser.add_argument("--inference-batch-size", type=int, default=256)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument(
+        "--fused-adamw",
+        action="store_true",
+        help="experiment: give the Trainer a fused AdamW (one kernel for the update) to measure its effect",
+    )
+    parser.add_argument("--output", type=Path, default=None, help="write the results as JSON")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    if args.fused_adamw:
+        use_fused_adamw()
+    examples, dev_texts, vocab, label_vocab, tokenizer = load_data(args)
+
+    # A fixed sample of length-bucketed batches, as the Trainer would draw them.
+    batches = bucket_batches(examples.lengths, args.batch_size, shuffle=True, seed=0)[: args.batches]
+    indices = [i for batch in batches for i in batch]
+    lengths = examples.lengths
+    shapes = [(len(batch), max(lengths[i] for i in batch)) for batch in batches]
+    tokens = sum(lengths[i] for i in indices)
+    data = Subset(examples, indices)
+    bare_loop(args, shapes[:5], 1)  # warm up the kernels and the one-off imports of both
+    our_stack(args, Subset(examples, [i for batch in batches[:5] for i in batch]), len(vocab))
+    bare, ours = [], []
+    for repeat in range(args.repeats):
+        bare.append(bare_loop(args, shapes, tokens))
+        ours.append(our_stack(args, data, len(vocab)))
+        print(
+            f"repeat {repeat + 1}: bare {bare[-1]:,.0f} tokens/s, ours {ours[-1]:,.0f} tokens/s", flush=True
+        )
+
+    if args.model is not None:
+        predictor = ClassificationPredictor.load(args.model)
+    else:
+        predictor = ClassificationPredictor(build_model(args, len(vocab)), tokenizer, vocab, label_vocab)
+    texts = (dev_texts * (args.inference_sentences // len(dev_texts) + 1))[: args.inference_sentences]
+    predictor.predict(texts[:1000])  # warm up
+    end_to_end, model_only = [], []
+    for _ in range(args.repeats):
+        e2e, alone = inference(args, predictor, texts)
+        end_to_end.append(e2e)
+        model_only.append(alone)
+
+    bare_median, ours_median = statistics.median(bare), statistics.median(ours)
+    mean_words = np.mean([len(text.split()) for text in texts])
+    results = {
+        "benchmark": "bench_classifier",
+        "data": f"SST-2 train phrases: {len(batches)} batches of <= {args.batch_size}, {tokens} tokens; "
+        f"inference: {len(texts)} SST-2 dev sentences (mean {mean_words:.1f} words)",
+        "model": {
+            "cell": args.cell,
+            "embedding_dim": args.embedding_dim,
+            "hidden_size": args.hidden,
+            "bidirectional": True,
+            "pooling": args.pooling,
+            "length_mode": args.length_mode,
+            "vocab_size": len(vocab),
+            "trained_model": str(args.model) if args.model else None,
+        },
+        "optimizer": "AdamW, fused kernel (experiment)"
+        if args.fused_adamw
+        else "AdamW as the Trainer builds it",
+        "train_tokens_per_s": {"bare_lstm": bare, "ours": ours},
+        "train_tokens_per_s_median": {"bare_lstm": round(bare_median), "ours": round(ours_median)},
+        "train_slowdown_vs_bare": round(bare_median / ours_median, 3),
+        "train_slowdown_vs_bare_paired": round(
+            statistics.median(b / o for b, o in zip(bare, ours, strict=True)), 3
+        ),
+        "inference_sentences_per_s": {"end_to_end": end_to_end, "model_only": model_only},
+        "inference_sentences_per_s_median": {
+            "end_to_end": round(statistics.median(end_to_end)),
+            "model_only": round(statistics.median(model_only)),
+        },
+        "environment": {
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "cpu": platform.processor() or platform.machine(),
+            "cores": os.cpu_count(),
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+            "load_average": os.getloadavg(),
+        },
+    }
+    print(
+        f"training tokens/s (median of {args.repeats}): bare nn.LSTM {bare_median:,.0f}, "
+        f"ours {ours_median:,.0f}: ours is {bare_median / ours_median:.2f}x slower "
+        f"(median of the paired ratios: {results['train_slowdown_vs_bare_paired']:.2f}x)\n"
+        f"inference sentences/s: end to end {results['inference_sentences_per_s_median']['end_to_end']:,}, "
+        f"model only {results['inference_sentences_per_s_median']['model_only']:,}"
+    )
+    if args.output is not None:
+        args.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    return results
+
+
+if __name__ == "__main__":
+    main()

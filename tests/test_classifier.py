@@ -1,0 +1,127 @@
+"""RNNClassifier and its pooling: shapes, padding invariance, loss, rebuilding from sizes."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from nlp_rnn.models.classifier import (
+    POOLINGS,
+    ClassifierConfig,
+    Pooling,
+    RNNClassifier,
+    count_parameters,
+    real_steps_mask,
+)
+
+VOCAB = 20
+
+
+def make_model(pooling: str = "max", cell: str = "lstm", **options) -> RNNClassifier:
+    torch.manual_seed(0)
+    config = ClassifierConfig(
+        cell=cell,
+        hidden_size=6,
+        pooling=pooling,
+        attention_size=5,
+        embedding_dropout=0.0,
+        output_dropout=0.0,
+        **options,
+    )
+    return RNNClassifier(nn.Embedding(VOCAB, 4, padding_idx=0), 3, config).eval()
+
+
+def batch_of(rows: list[list[int]], labels: list[int] | None = None) -> dict[str, torch.Tensor]:
+    lengths = torch.tensor([len(row) for row in rows])  # B
+    ids = torch.zeros(len(rows), int(lengths.max()), dtype=torch.long)  # B x T
+    for index, row in enumerate(rows):
+        ids[index, : len(row)] = torch.tensor(row)
+    batch = {"ids": ids, "lengths": lengths}
+    if labels is not None:
+        batch["labels"] = torch.tensor(labels)
+    return batch
+
+
+@pytest.mark.parametrize("pooling", POOLINGS)
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_logits_shape_and_loss_only_with_labels(pooling: str, cell: str) -> None:
+    model = make_model(pooling, cell)
+    rows = [[3, 4, 5], [6, 7], [8]]
+    output = model(batch_of(rows))
+    assert output["logits"].shape == (3, 3) and "loss" not in output
+    labelled = model(batch_of(rows, [0, 2, 1]))
+    expected = nn.functional.cross_entropy(labelled["logits"], torch.tensor([0, 2, 1]))
+    assert torch.allclose(labelled["loss"], expected)
+
+
+@pytest.mark.parametrize("pooling", POOLINGS)
+@pytest.mark.parametrize("length_mode", ["packed", "masked"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_padding_does_not_change_a_texts_logits(pooling: str, length_mode: str, bidirectional: bool) -> None:
+    model = make_model(pooling, length_mode=length_mode, bidirectional=bidirectional, num_layers=2)
+    short = [5, 6, 7]
+    alone = model(batch_of([short]))["logits"]  # no padding at all
+    padded = model(batch_of([short, [1, 2, 3, 4, 5, 6, 7, 8]]))["logits"][0]  # 5 padding steps
+    assert torch.allclose(alone[0], padded, atol=1e-6)
+
+
+def test_max_pooling_ignores_padding_even_when_features_are_negative() -> None:
+    pooling = Pooling("max", 2)
+    sequence = torch.tensor([[[-3.0, -1.0], [-2.0, -5.0], [0.0, 0.0]]])  # B=1, T=3 (last step padding)
+    pooled = pooling(sequence, torch.tensor([2]), last=torch.zeros(1, 2))
+    assert pooled.tolist() == [[-2.0, -1.0]]  # the zeros at padding would have won
+
+
+def test_mean_pooling_divides_by_the_true_length() -> None:
+    pooling = Pooling("mean", 1)
+    sequence = torch.tensor([[[2.0], [4.0], [0.0], [0.0]]])  # two real steps, then padding
+    assert pooling(sequence, torch.tensor([2]), last=torch.zeros(1, 1)).item() == pytest.approx(3.0)
+
+
+def test_attention_weights_sum_to_one_over_real_steps() -> None:
+    torch.manual_seed(0)
+    pooling = Pooling("attention", 4, attention_size=3)
+    sequence = torch.randn(2, 5, 4)  # B x T x H
+    mask = real_steps_mask(torch.tensor([5, 2]), 5)
+    weights = pooling.attention_weights(sequence, mask)  # B x T
+    assert torch.allclose(weights.sum(dim=1), torch.ones(2))
+    assert torch.all(weights[1, 2:] == 0)
+
+
+def test_last_pooling_is_the_encoders_final_state() -> None:
+    model = make_model("last", bidirectional=True)
+    batch = batch_of([[3, 4, 5]])
+    encoded = model.encoder(model.embedding(batch["ids"]), batch["lengths"])
+    assert torch.equal(model.encode(batch["ids"], batch["lengths"]), encoded.last)
+
+
+def test_from_sizes_rebuilds_the_same_architecture() -> None:
+    model = make_model("attention", "gru", num_layers=2)
+    rebuilt = RNNClassifier.from_sizes(VOCAB, 4, 3, model.config)
+    rebuilt.load_state_dict(model.state_dict())
+    batch = batch_of([[3, 4], [5]])
+    assert torch.equal(rebuilt.eval()(batch)["logits"], model(batch)["logits"])
+    assert count_parameters(rebuilt) == count_parameters(model)
+
+
+def test_gradients_reach_every_trainable_parameter() -> None:
+    model = make_model("attention").train()
+    model(batch_of([[3, 4, 5], [6]], [0, 1]))["loss"].backward()
+    missing = [name for name, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    assert missing == []
+
+
+def test_frozen_embedding_is_not_counted_as_trainable() -> None:
+    embedding = nn.Embedding.from_pretrained(torch.eye(VOCAB), freeze=True, padding_idx=0)
+    model = RNNClassifier(embedding, 2, ClassifierConfig(hidden_size=4))
+    assert count_parameters(model) - count_parameters(model, trainable_only=True) == VOCAB * VOCAB
+
+
+def test_bad_settings_are_rejected() -> None:
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        RNNClassifier(nn.Embedding(5, 2), 1, ClassifierConfig())
+    with pytest.raises(ValueError, match="pooling"):
+        Pooling("median", 3)
+    with pytest.raises(Exception, match="pooling"):
+        ClassifierConfig(pooling="median")
