@@ -360,7 +360,10 @@ def test_length_mode_auto_is_chosen_per_device_cell_and_fill() -> None:
     assert encoder.resolve_length_mode("cpu", fill=min_fill) == "masked"
     assert encoder.resolve_length_mode("cpu", fill=min_fill - 0.01) == "packed"
     assert encoder.resolve_length_mode("mps", fill=1.0) == "packed"  # unmeasured device types
-    assert RNNEncoder(FEATURES, 4, "lstm").resolve_length_mode("cpu", fill=1.0) == "packed"
+    assert encoder.resolve_length_mode("cuda", fill=1.0) == "packed"  # cuDNN runs packed batches natively
+    lstm = RNNEncoder(FEATURES, 4, "lstm")
+    assert lstm.resolve_length_mode("cpu", fill=AUTO_MASKED_MIN_FILL["cpu", "lstm"]) == "masked"
+    assert lstm.resolve_length_mode("cpu", fill=0.3) == "packed"
     encoder.length_mode = "masked"
     assert encoder.resolve_length_mode("cpu", fill=0.1) == "masked"
     with pytest.raises(ValueError, match="length_mode"):

@@ -334,3 +334,32 @@ def test_resolve_tokenizer(tmp_path) -> None:
     assert resolve_tokenizer("spacy", lang="de").lang == "de"
     with pytest.raises(NlpRnnError, match="cannot change a saved tokenizer"):
         resolve_tokenizer(str(tmp_path), lang="de")
+
+
+SPACY_TRICKY = st.text(alphabet="aAnNtTsS'’.,:;!?()[]\"-/@#$%&019 \t\u00a0é", max_size=60)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(TEXT, SPACY_TRICKY), max_size=8))
+def test_spacy_chunk_counts_equal_text_by_text(spacy_en, texts: list[str]) -> None:
+    # count_into tokenizes each distinct whitespace chunk once: the counts must not change.
+    counter: Counter[str] = Counter()
+    total = spacy_en.count_into(counter, texts)
+    expected = Counter(token for text in texts for token in spacy_en.tokenize(text))
+    assert counter == expected
+    assert total == sum(expected.values())
+
+
+def test_spacy_chunk_counts_on_real_text(spacy_en) -> None:
+    texts = [
+        "Visit https://example.com/a-b?c=d, or e-mail me@example.org (don't!).",
+        "The U.S. economy grew 3.5% in 2013; e.g., Dr. Smith's 'well-known' results...",
+        "“Quoted” — dashes –, emoticons :-) and hashtags #nlp, $5.00/hr & 10km.",
+    ] * 3
+    small = SpacyTokenizer("en")
+    small.chunks_per_doc = 4  # several joined strings per batch
+    for tokenizer in (spacy_en, small, SpacyTokenizer("en", lowercase=True)):
+        counter: Counter[str] = Counter()
+        total = tokenizer.count_into(counter, texts)
+        expected = Counter(token for text in texts for token in tokenizer.tokenize(text))
+        assert counter == expected and total == sum(expected.values())

@@ -12,5 +12,6 @@ from nlp_rnn.stages.vocab import VocabStage
 from nlp_rnn.stages.word2vec import Word2VecStage
 
 STAGE_KINDS: dict[str, type[Stage]] = {
-    stage.kind: stage for stage in (CorpusStage, TokenizeStage, VocabStage, Word2VecStage, TrainClassifierStage)
+    stage.kind: stage
+    for stage in (CorpusStage, TokenizeStage, VocabStage, Word2VecStage, TrainClassifierStage)
 }

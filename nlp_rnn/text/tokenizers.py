@@ -258,6 +258,8 @@ class SpacyTokenizer(Tokenizer):
     # about 0.6 kB per word type: past this many strings the pipeline is rebuilt (~0.3 s),
     # so that memory stays bounded however much text goes through.
     max_strings: ClassVar[int] = 250_000
+    # count_into tokenizes the distinct chunks of a batch joined into strings of this many chunks.
+    chunks_per_doc: ClassVar[int] = 20_000
 
     def __init__(self, lang: str = "en", lowercase: bool = False, batch_size: int = 1000) -> None:
         super().__init__(lowercase)
@@ -277,8 +279,38 @@ class SpacyTokenizer(Tokenizer):
         return token_lists
 
     def count_into(self, counter: Counter[str], texts: Sequence[str]) -> int:
-        # Count spaCy's integer string ids with numpy and look each distinct one up once,
-        # instead of making a Python Token and string per token (~10% faster overall).
+        # spaCy's rule-based tokenizer splits each whitespace-separated chunk on its own (its
+        # cache works per chunk too), so counting the chunks first and tokenizing each distinct
+        # chunk once gives exactly the counts of tokenizing every text: a few times faster on
+        # running text, where most chunks repeat.
+        if not self._chunks_are_independent():
+            return self._count_docs(counter, texts)
+        import numpy as np
+        from spacy.attrs import IDX, ORTH
+
+        chunks: Counter[str] = Counter()
+        for text in texts:
+            chunks.update(self._normalize(text).split())
+        words = list(chunks)
+        weights = np.fromiter(chunks.values(), dtype=np.int64, count=len(words))  # one per chunk
+        strings, total = self._nlp.vocab.strings, 0
+        for start in range(0, len(words), self.chunks_per_doc):
+            part = words[start : start + self.chunks_per_doc]
+            table = self._nlp.tokenizer(" ".join(part)).to_array([ORTH, IDX])  # tokens x 2
+            widths = np.fromiter(map(len, part), dtype=np.int64, count=len(part)) + 1
+            starts = np.cumsum(widths) - widths  # where each chunk begins in the joined string
+            owner = np.searchsorted(starts, table[:, 1].astype(np.int64), side="right") - 1
+            unique, inverse = np.unique(table[:, 0], return_inverse=True)
+            sums = np.zeros(len(unique), dtype=np.int64)
+            np.add.at(sums, inverse, weights[start : start + len(part)][owner])
+            for string_id, count in zip(unique.tolist(), sums.tolist(), strict=True):
+                counter[strings[string_id]] += count
+            total += int(sums.sum())
+        self._bound_memory()
+        return total
+
+    def _count_docs(self, counter: Counter[str], texts: Sequence[str]) -> int:
+        """Count by tokenizing every text (for tokenizers that look across whitespace)."""
         import numpy as np
         from spacy.attrs import ORTH
 
@@ -290,6 +322,17 @@ class SpacyTokenizer(Tokenizer):
             counter[strings[string_id]] += count
         self._bound_memory()
         return len(ids)
+
+    def _chunks_are_independent(self) -> bool:
+        """Whether the tokenizer is spaCy's rule-based one with no special case spanning a space
+        (languages such as Chinese or Japanese bring word segmenters that look across text)."""
+        from spacy.tokenizer import Tokenizer as RuleTokenizer
+
+        tokenizer = self._nlp.tokenizer
+        rules = getattr(tokenizer, "rules", None) or {}
+        return isinstance(tokenizer, RuleTokenizer) and not any(
+            any(char.isspace() for char in key) and not key.isspace() for key in rules
+        )
 
     def tokenize_with_spaces(self, text: str) -> tuple[list[str], list[bool]]:
         """Tokens of the text as is, and for each whether a space followed it."""
