@@ -66,20 +66,22 @@ MERGE_MODES = ("concat", "sum", "mul", "ave")
 #   GRU / RNN, 1 layer, bucketed by fill: 0.59 -> 1.03 / 0.88, 0.83 -> 0.86 / 0.82.
 #   LSTM with gradients through the final states (a seq2seq encoder), fill 0.95: 1.11, because
 #   masked mode recomputes the cell state.
-# Longer texts change the picture (torch 2.13, 2 idle CPU threads, OMP_WAIT_POLICY=PASSIVE, emb 100,
-# hidden 100, bidirectional, forward + backward, median of 5; packed / masked time): PyTorch's CPU
-# kernels step through a packed batch far slower than through a padded one, and the gap grows
-# with the length.
-#                    B x T     fill 0.97   fill ~0.75   fill ~0.5
-#     LSTM          40 x 400     10.7        6.9          3.9
-#     LSTM          80 x 200      5.4
-#     LSTM          64 x 60       2.4        1.9          1.4
-#     LSTM          64 x 20       1.36                    1.21
-#     LSTM          64 x 10       1.00
-#     GRU           40 x 400                 3.8          2.8
-#     GRU           64 x 60                  1.3          1.15
+# Longer texts change the picture. scripts/bench_packing_long.py (torch 2.13, 2 idle CPU threads,
+# OMP_WAIT_POLICY=PASSIVE, emb 100, hidden 100, bidirectional, forward + backward, median of 5;
+# packed time / masked time, above 1: masked is faster): PyTorch's CPU kernels step through a
+# packed batch far slower than through a padded one, and the gap grows with the length.
+#                    B x T     fill ~0.97   fill ~0.77   fill ~0.55
+#     LSTM          40 x 400      8.50         6.04         4.18
+#     LSTM          80 x 200      4.36
+#     LSTM          64 x 60       2.09         1.96         1.67
+#     LSTM          64 x 20       1.30                      1.11
+#     LSTM          64 x 10       1.07
+#     GRU           40 x 400      5.07         4.08         2.99
+#     GRU           64 x 60       1.31         1.30         1.08
+#     GRU           64 x 20       0.90                      0.81
 # So on the CPU, LSTMs and GRUs run masked from half-full batches on (the Trainer's length
-# buckets are ~95% full); the Elman RNN keeps the older threshold.
+# buckets are ~95% full): a GRU loses 10-20% on ~20-token batches and gains 3-5x on long texts.
+# The Elman RNN keeps the older threshold.
 # CUDA: not measured yet (no GPU was available): packed, which cuDNN runs natively. Rerun the
 # script on a GPU and add its entries here.
 AUTO_MASKED_MIN_FILL: dict[tuple[str, str], float] = {
