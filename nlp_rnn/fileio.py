@@ -5,12 +5,13 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
+import json
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from nlp_rnn.errors import InputError
 
@@ -53,6 +54,17 @@ def iter_lines(path: str | os.PathLike[str], encoding: str = "utf-8") -> Iterato
                     len(raw[: exc.start].decode(encoding, errors="replace")) + 1,
                 ) from None
             yield number, line.rstrip("\r\n")
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """Parse a UTF-8 JSON file; bad JSON or bytes raise :class:`InputError` with the file (and line)."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"invalid JSON: {exc.msg}", path, exc.lineno, exc.colno) from None
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text", path) from None
 
 
 @contextlib.contextmanager

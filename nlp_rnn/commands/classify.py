@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from nlp_rnn.commands import data_dir_option
 from nlp_rnn.errors import InputError
 
 CHUNK_LINES = 20_000  # lines classified at a time: memory stays flat on large files
@@ -197,12 +198,7 @@ def classify(
 @click.option(
     "--split", default=None, help="Split to score (default: dev when the corpus has one, else train)."
 )
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Folder of the shared corpora (default: $NLP_RNN_DATA, else ../shared/corpora).",
-)
+@data_dir_option
 @click.option(
     "--format", "format_", default=None, help="Format of a local file (label_text, tsv, jsonl, ...)."
 )

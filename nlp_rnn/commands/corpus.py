@@ -10,6 +10,7 @@ import json
 
 import click
 
+from nlp_rnn.commands import data_dir_option
 from nlp_rnn.errors import ConfigError
 
 FORMAT_CHOICES = (
@@ -43,12 +44,7 @@ def list_command() -> None:
 @corpus.command(name="info")
 @click.argument("source", metavar="NAME|PATH")
 @click.option("--split", default=None, help="Only this split (default: every split of a catalog corpus).")
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Folder of the shared corpora (default: $NLP_RNN_DATA, else ../shared/corpora).",
-)
+@data_dir_option
 @click.option(
     "--format", "format_", type=click.Choice(FORMAT_CHOICES), default=None, help="Format of a local path."
 )

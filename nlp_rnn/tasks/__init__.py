@@ -8,11 +8,11 @@ A model folder records its task in ``config.json`` (``"task": "classification"``
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from nlp_rnn.errors import InputError, NlpRnnError
+from nlp_rnn.fileio import read_json
 
 MODEL_CONFIG_FILE = "config.json"
 
@@ -27,12 +27,7 @@ def read_model_config(folder: str | Path) -> dict[str, Any]:
         inner = sorted(p.name for p in folder.iterdir() if (p / MODEL_CONFIG_FILE).is_file())
         hint = f"; it holds model folders: {', '.join(inner)}" if inner else " (is this a model folder?)"
         raise NlpRnnError(f"{folder}: no {MODEL_CONFIG_FILE}{hint}")
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"invalid JSON: {exc.msg}", path, exc.lineno, exc.colno) from None
-    except UnicodeDecodeError:
-        raise InputError("not UTF-8 text", path) from None
+    config = read_json(path)
     if not isinstance(config, dict) or not isinstance(config.get("task"), str):
         raise InputError('expected a JSON object with a "task" string', path)
     return config

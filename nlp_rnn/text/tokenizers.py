@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from nlp_rnn.errors import InputError, NlpRnnError
-from nlp_rnn.fileio import atomic_file
+from nlp_rnn.fileio import atomic_file, read_json
 
 TOKENIZER_FILE = "tokenizer.json"
 SENTENCEPIECE_MODEL_FILE = "sentencepiece.model"
@@ -266,6 +266,7 @@ class SpacyTokenizer(Tokenizer):
         self.lang = lang
         self.batch_size = batch_size
         self._nlp = _blank_spacy(lang)
+        self._count_chunks = _chunks_are_independent(self._nlp.tokenizer)
 
     def tokenize(self, text: str) -> list[str]:
         tokens = [token.text for token in self._nlp.tokenizer(self._clean(text))]
@@ -283,7 +284,7 @@ class SpacyTokenizer(Tokenizer):
         # cache works per chunk too), so counting the chunks first and tokenizing each distinct
         # chunk once gives exactly the counts of tokenizing every text: a few times faster on
         # running text, where most chunks repeat.
-        if not self._chunks_are_independent():
+        if not self._count_chunks:
             return self._count_docs(counter, texts)
         import numpy as np
         from spacy.attrs import IDX, ORTH
@@ -323,17 +324,6 @@ class SpacyTokenizer(Tokenizer):
         self._bound_memory()
         return len(ids)
 
-    def _chunks_are_independent(self) -> bool:
-        """Whether the tokenizer is spaCy's rule-based one with no special case spanning a space
-        (languages such as Chinese or Japanese bring word segmenters that look across text)."""
-        from spacy.tokenizer import Tokenizer as RuleTokenizer
-
-        tokenizer = self._nlp.tokenizer
-        rules = getattr(tokenizer, "rules", None) or {}
-        return isinstance(tokenizer, RuleTokenizer) and not any(
-            any(char.isspace() for char in key) and not key.isspace() for key in rules
-        )
-
     def tokenize_with_spaces(self, text: str) -> tuple[list[str], list[bool]]:
         """Tokens of the text as is, and for each whether a space followed it."""
         doc = self._nlp.tokenizer(self._normalize(text))
@@ -364,6 +354,17 @@ class SpacyTokenizer(Tokenizer):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(**state)
+
+
+def _chunks_are_independent(tokenizer: Any) -> bool:
+    """Whether ``tokenizer`` is spaCy's rule-based one with no special case spanning a space
+    (languages such as Chinese or Japanese bring word segmenters that look across text)."""
+    from spacy.tokenizer import Tokenizer as RuleTokenizer
+
+    rules = getattr(tokenizer, "rules", None) or {}
+    return isinstance(tokenizer, RuleTokenizer) and not any(
+        any(char.isspace() for char in key) and not key.isspace() for key in rules
+    )
 
 
 def _blank_spacy(lang: str):
@@ -560,12 +561,7 @@ def load_tokenizer(directory: str | os.PathLike[str]) -> Tokenizer:
     path = directory / TOKENIZER_FILE
     if not path.is_file():
         raise InputError(f"no {TOKENIZER_FILE} in this directory", directory)
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"invalid JSON: {exc.msg}", path, exc.lineno, exc.colno) from None
-    except UnicodeDecodeError:
-        raise InputError("not UTF-8 text", path) from None
+    config = read_json(path)
     if not isinstance(config, dict) or not isinstance(config.get("kind"), str):
         raise InputError('expected a JSON object with a "kind" string', path)
     options = config.get("options", {})

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from nlp_rnn.errors import InputError, NlpRnnError
-from nlp_rnn.fileio import atomic_file
+from nlp_rnn.fileio import atomic_file, read_json
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
 SPECIALS: tuple[str, ...] = (PAD, UNK, BOS, EOS)
@@ -212,12 +212,7 @@ class Vocab:
         path = Path(path)
         if not path.is_file():
             raise InputError("vocabulary file not found", path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise InputError(f"invalid JSON: {exc.msg}", path, exc.lineno, exc.colno) from None
-        except UnicodeDecodeError:
-            raise InputError("not UTF-8 text", path) from None
+        data = read_json(path)
         if not isinstance(data, dict) or data.get("format") != VOCAB_FORMAT:
             raise InputError(f'not a vocabulary file (expected "format": "{VOCAB_FORMAT}")', path)
         if data.get("version") != VOCAB_VERSION:
