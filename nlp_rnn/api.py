@@ -17,7 +17,7 @@ import os
 from nlp_rnn.errors import NlpRnnError
 from nlp_rnn.tasks import read_model_config
 
-TASKS = ("classification",)
+TASKS = ("classification", "tagging")
 
 
 def load_model(folder: str | os.PathLike[str], device: str = "cpu"):  # -> a task's predictor
@@ -32,6 +32,10 @@ def load_model(folder: str | os.PathLike[str], device: str = "cpu"):  # -> a tas
         from nlp_rnn.tasks.classification import ClassificationPredictor
 
         return ClassificationPredictor.load(folder, device=device)
+    if task == "tagging":
+        from nlp_rnn.tasks.tagging import TaggingPredictor
+
+        return TaggingPredictor.load(folder, device=device)
     raise NlpRnnError(
         f"{folder}: config.json says task {task!r}; this version of nlp-rnn loads {', '.join(TASKS)} models"
     )

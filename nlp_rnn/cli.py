@@ -15,6 +15,8 @@ import click
 from nlp_rnn import __version__
 from nlp_rnn.commands.classify import classify, evaluate_classifier_command
 from nlp_rnn.commands.corpus import corpus
+from nlp_rnn.commands.evaluate import evaluate
+from nlp_rnn.commands.tag import tag
 from nlp_rnn.commands.text import tokenize, vocab
 from nlp_rnn.commands.w2v import w2v
 from nlp_rnn.errors import NlpRnnError
@@ -99,3 +101,5 @@ main.add_command(vocab)
 main.add_command(w2v)
 main.add_command(classify)
 main.add_command(evaluate_classifier_command)
+main.add_command(tag)
+main.add_command(evaluate)

@@ -30,3 +30,37 @@ def corpora_dir() -> Path:
 def hf_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A datasets cache shared by the session, so tests never touch ~/.cache."""
     return tmp_path_factory.mktemp("hf_cache")
+
+
+DEMO_CORPORA = Path(__file__).resolve().parent.parent / "corpora" / "demo"
+
+
+@pytest.fixture(scope="session")
+def tiny_tagger(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small POS tagger trained for a few epochs on the demo treebank: its model folder."""
+    from nlp_rnn.pipeline import load_pipeline, run_pipeline
+
+    run_dir = tmp_path_factory.mktemp("tiny_tagger")
+    pipeline = run_dir / "pipeline.yaml"
+    pipeline.write_text(
+        f"""
+name: tiny_tagger
+seed: 5
+stages:
+  data:
+    kind: corpus
+    format: conllu
+    splits:
+      train: {DEMO_CORPORA / "tagged.train.conllu"}
+      dev: {DEMO_CORPORA / "tagged.dev.conllu"}
+  tagger:
+    kind: train_tagger
+    input: data
+    model: {{word_dim: 16, char_dim: 8, char_filters: 16, hidden_size: 16, num_layers: 2}}
+    trainer: {{lr: 0.01, batch_size: 8, max_epochs: 4, tensorboard: false, plot: false}}
+    samples: ["I book a table."]
+""",
+        encoding="utf-8",
+    )
+    run_pipeline(load_pipeline(pipeline), run_dir / "run")
+    return run_dir / "run" / "model"

@@ -44,6 +44,16 @@ def iter_sentences(
     problem, to ``on_invalid``; the default raises it, a caller that skips invalid records counts
     it and returns. The last sentence is read even when the file lacks the final blank line.
     """
+    for _, sentence in iter_numbered_sentences(path, encoding, on_invalid):
+        yield sentence
+
+
+def iter_numbered_sentences(
+    path: str | os.PathLike[str],
+    encoding: str = "utf-8",
+    on_invalid: OnInvalid = _raise,
+) -> Iterator[tuple[int, dict]]:
+    """Like :func:`iter_sentences`, with the line number where each sentence starts."""
     block: list[tuple[int, str]] = []
     for number, line in iter_lines(path, encoding):
         if line:
@@ -58,13 +68,13 @@ def iter_sentences(
 
 def _parse_or_report(
     block: list[tuple[int, str]], path: str | os.PathLike[str], on_invalid: OnInvalid
-) -> Iterator[dict]:
+) -> Iterator[tuple[int, dict]]:
     try:
         sentence = parse_sentence(block, path)
     except InputError as error:
         on_invalid(error)
         return
-    yield sentence
+    yield block[0][0], sentence
 
 
 def parse_sentence(block: Sequence[tuple[int, str]], path: str | os.PathLike[str]) -> dict:

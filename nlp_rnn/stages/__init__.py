@@ -8,10 +8,11 @@ from nlp_rnn.pipeline import Stage
 from nlp_rnn.stages.corpus import CorpusStage
 from nlp_rnn.stages.tokenize import TokenizeStage
 from nlp_rnn.stages.train_classifier import TrainClassifierStage
+from nlp_rnn.stages.train_tagger import TrainTaggerStage
 from nlp_rnn.stages.vocab import VocabStage
 from nlp_rnn.stages.word2vec import Word2VecStage
 
 STAGE_KINDS: dict[str, type[Stage]] = {
     stage.kind: stage
-    for stage in (CorpusStage, TokenizeStage, VocabStage, Word2VecStage, TrainClassifierStage)
+    for stage in (CorpusStage, TokenizeStage, VocabStage, Word2VecStage, TrainClassifierStage, TrainTaggerStage)
 }

@@ -1,0 +1,208 @@
+"""A many-to-many sequence tagger: word + character features -> stacked BiLSTM -> one softmax per tag set.
+
+Each word is represented by the concatenation of
+
+* a **pretrained** vector (word2vec, looked up lowercased, kept frozen), which knows words the
+  treebank never shows: most words unseen in training have one;
+* a **trainable** embedding of the training words seen at least ``word_min_freq`` times, which
+  learns what the treebank says about frequent words; during training a share
+  ``word_dropout`` of them is replaced by ``<unk>`` so that the model learns to tag from the other
+  parts when a word is unknown;
+* **character** features: a CNN over the word's characters (with begin/end-of-word marks) and max
+  pooling over positions (Ma and Hovy 2016), which sees suffixes, capitals, digits and hyphens.
+
+Characters are encoded once per distinct word form in the batch (``chars``: U x L) and gathered
+back to the sentence positions (``form_index``: B x T), so a frequent word costs one CNN pass per
+batch, not one per occurrence.
+
+The stacked bidirectional encoder (:class:`~nlp_rnn.models.encoder.RNNEncoder`) reads the word
+vectors; a linear layer per tag set (UPOS and, optionally, XPOS) reads its outputs. Training
+minimises the sum of the tag sets' mean cross-entropies over real words (multi-task learning).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import pydantic
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from nlp_rnn.config import Schema
+from nlp_rnn.models import bilstm_inference
+from nlp_rnn.models.encoder import RNNEncoder
+
+IGNORE = -100  # target at padding positions (and unseen gold tags in the loss)
+
+
+class TaggerConfig(Schema):
+    """The architecture of :class:`RNNTagger` (the ``model:`` section of a train_tagger stage)."""
+
+    word_dim: int = pydantic.Field(100, ge=0, description="trainable embedding of training words (0: none)")
+    word_min_freq: int = pydantic.Field(2, ge=1, description="training words seen this often get a trainable row")
+    word_dropout: float = pydantic.Field(
+        0.1, ge=0, lt=1, description="training: share of trainable word ids replaced by <unk>"
+    )
+    char_dim: int = pydantic.Field(32, ge=1, description="character embedding size")
+    char_filters: int = pydantic.Field(
+        100, ge=0, description="character CNN filters per width (0: no character features)"
+    )
+    char_widths: list[int] = pydantic.Field([3], min_length=1, description="character CNN window widths")
+    max_word_chars: int = pydantic.Field(
+        30, ge=4, description="longer words keep their first and last max_word_chars/2 characters"
+    )
+    cell: Literal["rnn", "lstm", "gru"] = pydantic.Field("lstm", description="recurrent cell")
+    hidden_size: int = pydantic.Field(200, ge=1, description="units per direction and layer")
+    num_layers: int = pydantic.Field(2, ge=1, description="stacked bidirectional layers")
+    embedding_dropout: float = pydantic.Field(0.33, ge=0, lt=1, description="dropout on the word vectors")
+    dropout: float = pydantic.Field(0.33, ge=0, lt=1, description="dropout between recurrent layers")
+    output_dropout: float = pydantic.Field(0.33, ge=0, lt=1, description="dropout on the encoder outputs")
+    length_mode: Literal["auto", "packed", "masked"] = pydantic.Field(
+        "auto", description="how the encoder skips padding (see nlp_rnn.models.encoder)"
+    )
+
+    @pydantic.field_validator("char_widths")
+    @classmethod
+    def _odd_widths(cls, widths: list[int]) -> list[int]:
+        if any(width < 1 or width % 2 == 0 for width in widths):
+            raise ValueError(f"char_widths must be odd positive numbers (centred windows), got {widths}")
+        return widths
+
+
+class CharCNN(nn.Module):
+    """Character features of word forms: embedding -> 1-d convolutions -> ReLU -> max over positions."""
+
+    def __init__(self, num_chars: int, char_dim: int, filters: int, widths: list[int]) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(num_chars, char_dim, padding_idx=0)
+        self.convs = nn.ModuleList(nn.Conv1d(char_dim, filters, width, padding=width // 2) for width in widths)
+        self.output_size = filters * len(widths)
+
+    def forward(self, chars: Tensor) -> Tensor:
+        """``chars``: U x L character ids (0 = padding) -> U x F features."""
+        real = (chars != 0).unsqueeze(1)  # U x 1 x L
+        embedded = self.embedding(chars).transpose(1, 2)  # U x C x L
+        features = []
+        for conv in self.convs:
+            activated = F.relu(conv(embedded))  # U x F x L
+            # ReLU outputs are >= 0, so zeroing padded positions leaves the maximum unchanged.
+            features.append((activated * real).amax(dim=2))  # U x F
+        return torch.cat(features, dim=1)  # U x F*widths
+
+
+class RNNTagger(nn.Module):
+    """Tags every word of right-padded sentences.
+
+    ``forward(batch)`` takes ``words`` and ``pretrained`` (B x T ids, padding 0), ``chars``
+    (U x L) and ``form_index`` (B x T, into the rows of ``chars``), ``lengths`` (B) and, for
+    training, the targets ``upos`` and ``xpos`` (B x T, ``-100`` at padding; an id >= the tag set's
+    size marks a gold tag the model does not know, which counts as wrong but adds no loss). It
+    returns ``upos_logits`` (B x T x K) and ``xpos_logits`` and, with targets, ``loss``.
+    """
+
+    def __init__(
+        self,
+        config: TaggerConfig,
+        *,
+        pretrained: nn.Embedding | None,
+        num_words: int,
+        num_chars: int,
+        num_upos: int,
+        num_xpos: int,
+    ) -> None:
+        super().__init__()
+        if num_upos < 1:
+            raise ValueError("a tagger needs at least one UPOS tag")
+        self.config = config
+        self.num_upos, self.num_xpos = num_upos, num_xpos
+        size = 0
+        self.pretrained = pretrained
+        if pretrained is not None:
+            pretrained.weight.requires_grad_(False)
+            size += pretrained.embedding_dim
+        self.words = nn.Embedding(num_words, config.word_dim, padding_idx=0) if config.word_dim else None
+        size += config.word_dim
+        self.chars = (
+            CharCNN(num_chars, config.char_dim, config.char_filters, config.char_widths)
+            if config.char_filters
+            else None
+        )
+        size += self.chars.output_size if self.chars is not None else 0
+        if size == 0:
+            raise ValueError("the tagger has no input features: give vectors, word_dim or char_filters")
+        self.embedding_dropout = nn.Dropout(config.embedding_dropout)
+        self.encoder = RNNEncoder(
+            size,
+            config.hidden_size,
+            cell=config.cell,
+            num_layers=config.num_layers,
+            bidirectional=True,
+            dropout=config.dropout,
+            length_mode=config.length_mode,
+        )
+        self.output_dropout = nn.Dropout(config.output_dropout)
+        self.upos = nn.Linear(self.encoder.output_size, num_upos)
+        self.xpos = nn.Linear(self.encoder.output_size, num_xpos) if num_xpos else None
+
+    def word_vectors(self, batch: dict[str, Tensor]) -> Tensor:
+        """The concatenated word representations, B x T x D."""
+        parts = []
+        if self.pretrained is not None:
+            parts.append(self.pretrained(batch["pretrained"]))  # B x T x P
+        if self.words is not None:
+            words = batch["words"]  # B x T
+            if self.training and self.config.word_dropout:
+                drop = torch.rand(words.shape, device=words.device) < self.config.word_dropout
+                words = words.masked_fill(drop & (words > 0), 1)  # 1 = <unk>; padding stays 0
+            parts.append(self.words(words))  # B x T x W
+        if self.chars is not None:
+            per_form = self.chars(batch["chars"])  # U x F
+            parts.append(per_form[batch["form_index"]])  # B x T x F
+        return torch.cat(parts, dim=-1)
+
+    def form_vectors(self, batch: dict[str, Tensor]) -> Tensor:
+        """The word representations of the batch's distinct forms, U x D (no dropout)."""
+        parts = []
+        if self.pretrained is not None:
+            parts.append(self.pretrained(batch["form_pretrained"]))  # U x P
+        if self.words is not None:
+            parts.append(self.words(batch["form_words"]))  # U x W
+        if self.chars is not None:
+            parts.append(self.chars(batch["chars"]))  # U x F
+        return torch.cat(parts, dim=-1)
+
+    def encode(self, batch: dict[str, Tensor]) -> Tensor:
+        """The encoder's outputs, B x T x 2H.
+
+        In eval mode a bidirectional LSTM starts from the first layer's input products computed
+        once per distinct form (:mod:`nlp_rnn.models.bilstm_inference`); the result is the same.
+        """
+        if not self.training and bilstm_inference.supports(self.encoder) and "form_words" in batch:
+            weight, bias = bilstm_inference.first_layer_weights(self.encoder)  # 8H x D, 8H
+            per_form = torch.addmm(bias, self.form_vectors(batch), weight.t())  # U x 8H
+            return bilstm_inference.encode_from_projections(
+                self.encoder, per_form[batch["form_index"]], batch["lengths"]
+            )
+        vectors = self.embedding_dropout(self.word_vectors(batch))  # B x T x D
+        return self.encoder(vectors, batch["lengths"]).sequence
+
+    def forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        sequence = self.output_dropout(self.encode(batch))  # B x T x 2H
+        output = {"upos_logits": self.upos(sequence)}  # B x T x K_upos
+        if self.xpos is not None:
+            output["xpos_logits"] = self.xpos(sequence)  # B x T x K_xpos
+        if "upos" in batch:
+            loss = _tag_loss(output["upos_logits"], batch["upos"])
+            if self.xpos is not None and "xpos" in batch:
+                loss = loss + _tag_loss(output["xpos_logits"], batch["xpos"])
+            output["loss"] = loss
+        return output
+
+
+def _tag_loss(logits: Tensor, targets: Tensor) -> Tensor:
+    """Mean cross-entropy over real words whose gold tag the model knows (B x T x K, B x T)."""
+    known = targets.masked_fill(targets >= logits.size(-1), IGNORE)
+    if bool((known == IGNORE).all()):
+        return logits.sum() * 0.0  # nothing to learn from; keeps the graph for DDP
+    return F.cross_entropy(logits.flatten(0, 1), known.flatten(), ignore_index=IGNORE)

@@ -1,0 +1,505 @@
+"""Sequence tagging as a task: encode tagged sentences, collate batches, evaluate for the Trainer,
+save a self-contained model folder, and tag token lists, CoNLL-U files and raw text.
+
+A model folder (written by :meth:`TaggingPredictor.save`, loaded by :meth:`TaggingPredictor.load`
+or :func:`nlp_rnn.api.load_model`)::
+
+    config.json         task, architecture, sizes, versions
+    words.json          the trainable word vocabulary (lowercased training words)
+    pretrained.json     the pretrained vectors' vocabulary (absent without vectors)
+    chars.json          the character vocabulary
+    upos.json           UPOS tags, in the order of the UPOS outputs
+    xpos.json           XPOS tags (absent when the model predicts UPOS only)
+    training_words.txt  the word forms seen in training (for accuracy on unseen words)
+    model.safetensors   the weights
+    metrics.json        the dev metrics of these weights (when known)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from nlp_rnn import __version__
+from nlp_rnn.data.conllu import iter_sentences, write_conllu
+from nlp_rnn.errors import InputError, NlpRnnError
+from nlp_rnn.fileio import atomic_file, iter_lines
+from nlp_rnn.models.tagger import IGNORE, RNNTagger, TaggerConfig
+from nlp_rnn.tasks import MODEL_CONFIG_FILE, read_model_config
+from nlp_rnn.tasks.classification import inference_batches, load_weights_file
+from nlp_rnn.text.sentences import Sentence, split_sentences
+from nlp_rnn.text.vocab import Vocab
+
+TASK = "tagging"
+FORMAT_VERSION = 1
+WORDS_FILE = "words.json"
+PRETRAINED_FILE = "pretrained.json"
+CHARS_FILE = "chars.json"
+UPOS_FILE = "upos.json"
+XPOS_FILE = "xpos.json"
+TRAINING_WORDS_FILE = "training_words.txt"
+WEIGHTS_FILE = "model.safetensors"
+METRICS_FILE = "metrics.json"
+
+DEFAULT_MAX_TOKENS = 8192  # words per inference batch
+
+
+@dataclass
+class TaggingVocabs:
+    """Everything that maps text to the tagger's ids and its outputs back to tags."""
+
+    words: Vocab  # lowercased training words (<pad>, <unk>, ...)
+    chars: Vocab  # characters (<pad>, <unk>, <bos> = begin of word, <eos> = end of word, ...)
+    upos: Vocab  # UPOS tags (no specials)
+    xpos: Vocab | None  # XPOS tags, or None for a UPOS-only model
+    pretrained: Vocab | None  # words of the pretrained vectors (lowercased), or None
+
+
+# --------------------------------------------------------------------------- encoding
+
+
+class FormTable:
+    """Distinct word forms and their character ids, shared by every dataset one collator reads.
+
+    Each form's characters are encoded once: ``<bos>``, the characters (the first and last
+    ``max_chars // 2`` of longer words), ``<eos>``, padded with 0 in a growing matrix.
+    """
+
+    def __init__(self, chars: Vocab, max_chars: int) -> None:
+        self.chars, self.max_chars = chars, max_chars
+        self.index: dict[str, int] = {}
+        self._matrix = np.zeros((1024, max_chars + 2), dtype=np.int64)  # forms x (chars + marks)
+        self._lengths = np.zeros(1024, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def ids(self, forms: Iterable[str]) -> np.ndarray:
+        """The form ids of ``forms`` (adding new forms)."""
+        index = self.index
+        return np.fromiter((index[f] if f in index else self._add(f) for f in forms), dtype=np.int64)
+
+    def _add(self, form: str) -> int:
+        row = len(self.index)
+        if row == len(self._matrix):
+            self._matrix = np.concatenate([self._matrix, np.zeros_like(self._matrix)])
+            self._lengths = np.concatenate([self._lengths, np.zeros_like(self._lengths)])
+        half = self.max_chars // 2
+        kept = form if len(form) <= self.max_chars else form[:half] + form[-half:]
+        stoi, unk = self.chars.stoi, self.chars.unk_id
+        ids = [self.chars.bos_id, *(stoi.get(char, unk) for char in kept), self.chars.eos_id]
+        self._matrix[row, : len(ids)] = ids
+        self._lengths[row] = len(ids)
+        self.index[form] = row
+        return row
+
+    def chars_of(self, form_ids: np.ndarray) -> np.ndarray:
+        """U x L character ids of the given forms, L = the longest of them."""
+        width = int(self._lengths[form_ids].max(initial=1))
+        return self._matrix[form_ids, :width]
+
+
+class EncodedSentences:
+    """Sentences as flat id arrays plus offsets (memory: a few integers per word).
+
+    ``sentences[i]`` is ``(words, pretrained, forms, upos, xpos)``: five NumPy int64 views of
+    sentence ``i`` (tags ``-100`` when unlabelled; a gold tag unknown to the model gets the id
+    ``len(tag vocabulary)``, which no output predicts).
+    """
+
+    def __init__(self, offsets: np.ndarray, columns: dict[str, np.ndarray]) -> None:
+        self.offsets = offsets
+        self.columns = columns
+        self.lengths: list[int] = np.diff(offsets).tolist()
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, ...]:
+        start, end = self.offsets[index], self.offsets[index + 1]
+        return tuple(self.columns[name][start:end] for name in ("words", "pretrained", "forms", "upos", "xpos"))
+
+    @property
+    def tokens(self) -> int:
+        return int(self.offsets[-1])
+
+
+def _tag_ids(tag_lists: Iterable[Sequence[str]] | None, vocab: Vocab | None, total: int) -> np.ndarray:
+    if tag_lists is None or vocab is None:
+        return np.full(total, IGNORE, dtype=np.int64)
+    stoi, unknown = vocab.stoi, len(vocab)
+    ids = np.fromiter((stoi.get(tag, unknown) for tags in tag_lists for tag in tags), dtype=np.int64)
+    if len(ids) != total:
+        raise NlpRnnError(f"{len(ids)} tags for {total} words: every word needs one tag")
+    return ids
+
+
+def encode_sentences(
+    token_lists: Sequence[Sequence[str]],
+    vocabs: TaggingVocabs,
+    table: FormTable,
+    upos: Sequence[Sequence[str]] | None = None,
+    xpos: Sequence[Sequence[str]] | None = None,
+) -> EncodedSentences:
+    """Ids of every word (and gold tag, when given); an empty sentence is an error naming it."""
+    lengths = np.fromiter((len(tokens) for tokens in token_lists), dtype=np.int64, count=len(token_lists))
+    if len(lengths) and lengths.min() == 0:
+        raise NlpRnnError(f"sentence {int(np.argmin(lengths))} has no words; a tagger needs at least one")
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    total = int(offsets[-1])
+    flat = [token for tokens in token_lists for token in tokens]
+    lowered = [token.lower() for token in flat]
+    words_stoi, unk = vocabs.words.stoi, vocabs.words.unk_id
+    columns = {
+        "words": np.fromiter((words_stoi.get(w, unk) for w in lowered), dtype=np.int64, count=total),
+        "forms": table.ids(flat),
+        "upos": _tag_ids(upos, vocabs.upos, total),
+        "xpos": _tag_ids(xpos, vocabs.xpos, total),
+    }
+    if vocabs.pretrained is not None:
+        stoi, unk = vocabs.pretrained.stoi, vocabs.pretrained.unk_id
+        columns["pretrained"] = np.fromiter((stoi.get(w, unk) for w in lowered), dtype=np.int64, count=total)
+    else:
+        columns["pretrained"] = np.zeros(total, dtype=np.int64)
+    return EncodedSentences(offsets, columns)
+
+
+class Collate:
+    """Pads sentences into a batch; characters once per distinct form of the batch."""
+
+    def __init__(self, table: FormTable) -> None:
+        self.table = table
+
+    def __call__(self, examples: Sequence[tuple[np.ndarray, ...]]) -> dict[str, Tensor]:
+        lengths = np.fromiter((len(e[0]) for e in examples), dtype=np.int64, count=len(examples))  # B
+        batch, steps = len(examples), int(lengths.max(initial=1))
+        padded = {
+            name: np.full((batch, steps), IGNORE if name in ("upos", "xpos") else 0, dtype=np.int64)
+            for name in ("words", "pretrained", "forms", "upos", "xpos")
+        }  # each B x T
+        for row, example in enumerate(examples):
+            for name, values in zip(("words", "pretrained", "forms", "upos", "xpos"), example, strict=True):
+                padded[name][row, : len(values)] = values
+        real = np.arange(steps) < lengths[:, None]  # B x T
+        unique, first, inverse = np.unique(padded["forms"][real], return_index=True, return_inverse=True)
+        form_index = np.zeros((batch, steps), dtype=np.int64)  # B x T, into the rows of chars
+        form_index[real] = inverse
+        out = {
+            "words": torch.from_numpy(padded["words"]),
+            "pretrained": torch.from_numpy(padded["pretrained"]),
+            "chars": torch.from_numpy(self.table.chars_of(unique)),  # U x L
+            "form_index": torch.from_numpy(form_index),
+            # the word ids of each distinct form (a function of the form), U each
+            "form_words": torch.from_numpy(padded["words"][real][first]),
+            "form_pretrained": torch.from_numpy(padded["pretrained"][real][first]),
+            "lengths": torch.from_numpy(lengths),
+        }
+        for name in ("upos", "xpos"):
+            if (padded[name][real] != IGNORE).all():
+                out[name] = torch.from_numpy(padded[name])
+        return out
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def evaluate_batches(model: nn.Module, batches: Iterable[Mapping[str, Tensor]]) -> dict[str, float]:
+    """The Trainer's evaluate function: dev ``upos_accuracy``, ``xpos_accuracy`` and ``loss``."""
+    correct = {"upos": 0, "xpos": 0}
+    words, loss_sum, loss_words = 0, 0.0, 0
+    for batch in batches:
+        output = model(batch)
+        real = batch["upos"] != IGNORE  # B x T
+        count = int(real.sum())
+        words += count
+        for name in ("upos", "xpos"):
+            logits = output.get(f"{name}_logits")
+            if logits is not None and name in batch:
+                correct[name] += int(((logits.argmax(-1) == batch[name]) & real).sum())
+        loss_sum += float(output["loss"]) * count
+        loss_words += count
+    metrics = {"upos_accuracy": correct["upos"] / max(words, 1), "loss": loss_sum / max(loss_words, 1)}
+    if getattr(model, "xpos", None) is not None:
+        metrics["xpos_accuracy"] = correct["xpos"] / max(words, 1)
+    return metrics
+
+
+def predict_ids(
+    model: RNNTagger,
+    encoded: EncodedSentences,
+    collate: Collate,
+    max_tokens: int = DEFAULT_MAX_TOKENS,
+    device: torch.device | str = "cpu",
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Predicted UPOS (and XPOS) ids of every word, flat in the sentences' order."""
+    upos = np.zeros(encoded.tokens, dtype=np.int64)
+    xpos = np.zeros(encoded.tokens, dtype=np.int64) if model.xpos is not None else None
+    offsets = encoded.offsets
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            # batch_size bounds the sentences, max_tokens the padded words, of one batch.
+            for indices in inference_batches(encoded.lengths, max(1, max_tokens // 8), max_tokens):
+                batch = {k: v.to(device) for k, v in collate([encoded[i] for i in indices]).items()}
+                output = model(batch)
+                real = (torch.arange(batch["words"].size(1), device=device) < batch["lengths"][:, None]).cpu()
+                positions = np.concatenate([np.arange(offsets[i], offsets[i + 1]) for i in indices])
+                upos[positions] = output["upos_logits"].argmax(-1).cpu()[real].numpy()
+                if xpos is not None:
+                    xpos[positions] = output["xpos_logits"].argmax(-1).cpu()[real].numpy()
+    finally:
+        model.train(was_training)
+    return upos, xpos
+
+
+# --------------------------------------------------------------------------- the predictor
+
+
+@dataclass
+class TaggedSentence:
+    """A sentence's words and the tags the model gave them (``xpos`` None for a UPOS-only model)."""
+
+    tokens: list[str]
+    upos: list[str]
+    xpos: list[str] | None
+
+
+class TaggingPredictor:
+    """A trained tagger with its vocabularies: token lists, CoNLL-U files or raw text in, tags out.
+
+    ``tag([["I", "saw", "her"]])`` gives :class:`TaggedSentence` objects; sentences are batched
+    by length and run under ``torch.inference_mode()``.
+    """
+
+    task = TASK
+
+    def __init__(
+        self,
+        model: RNNTagger,
+        vocabs: TaggingVocabs,
+        training_words: Sequence[str] = (),
+        device: torch.device | str = "cpu",
+    ) -> None:
+        self.model = model.to(device).eval()
+        self.vocabs = vocabs
+        self.training_words = list(training_words)
+        self.device = torch.device(device)
+
+    def new_collate(self) -> Collate:
+        """A collator with an empty form table (one per tagging call: memory does not grow)."""
+        return Collate(FormTable(self.vocabs.chars, self.model.config.max_word_chars))
+
+    def tag(self, token_lists: Sequence[Sequence[str]], max_tokens: int = DEFAULT_MAX_TOKENS) -> list[TaggedSentence]:
+        """Tag pre-tokenized sentences (each a non-empty list of words)."""
+        if isinstance(token_lists, str) or (token_lists and isinstance(token_lists[0], str)):
+            raise TypeError("tag takes a list of sentences, each a list of words")
+        if not token_lists:
+            return []
+        collate = self.new_collate()
+        encoded = encode_sentences(token_lists, self.vocabs, collate.table)
+        upos_ids, xpos_ids = predict_ids(self.model, encoded, collate, max_tokens, self.device)
+        upos_names = self.vocabs.upos.itos
+        xpos_names = self.vocabs.xpos.itos if self.vocabs.xpos is not None else None
+        sentences = []
+        for index, tokens in enumerate(token_lists):
+            start, end = encoded.offsets[index], encoded.offsets[index + 1]
+            sentences.append(
+                TaggedSentence(
+                    list(tokens),
+                    [upos_names[i] for i in upos_ids[start:end]],
+                    None if xpos_ids is None else [xpos_names[i] for i in xpos_ids[start:end]],
+                )
+            )
+        return sentences
+
+    def tag_conllu(
+        self, source: str | os.PathLike[str], target: str | os.PathLike[str], chunk: int = 2000
+    ) -> int:
+        """Fill columns 4 and 5 of every word line of ``source`` into ``target`` (written atomically);
+        everything else is copied byte for byte. Returns the number of sentences."""
+
+        def tagged_rows() -> Iterator[dict]:
+            block: list[dict] = []
+            for sentence in iter_sentences(source):
+                block.append(sentence)
+                if len(block) == chunk:
+                    yield from self._tag_rows(block)
+                    block = []
+            yield from self._tag_rows(block)
+
+        return write_conllu(tagged_rows(), target)
+
+    def _tag_rows(self, rows: list[dict]) -> Iterator[dict]:
+        for row, tagged in zip(rows, self.tag([row["tokens"] for row in rows]), strict=True):
+            yield {"conllu": row["conllu"], "upos": tagged.upos, "xpos": tagged.xpos}
+
+    def tag_text(
+        self,
+        source: str | os.PathLike[str],
+        target: str | os.PathLike[str],
+        output_format: str = "conllu",
+        tagset: str = "upos",
+        chunk: int = 1000,
+    ) -> int:
+        """Tag raw text: each line is split into sentences and words by spaCy's rule-based English
+        tokenizer and sentencizer. ``output_format="conllu"`` writes CoNLL-U (``# text``,
+        ``SpaceAfter=No``); ``"tags"`` writes one ``word/TAG ...`` line per input line, so line i
+        of the output tags line i of the input (empty lines stay empty). Returns sentences tagged."""
+        if output_format not in ("conllu", "tags"):
+            raise NlpRnnError(f"output format must be conllu or tags, got {output_format!r}")
+        if tagset not in ("upos", "xpos") or (tagset == "xpos" and self.vocabs.xpos is None):
+            raise NlpRnnError(f"tagset {tagset!r}: this model predicts {'UPOS and XPOS' if self.vocabs.xpos else 'UPOS'}")
+        count = 0
+        with atomic_file(target, "w", encoding="utf-8", newline="") as handle:
+            for lines in _chunks(iter_lines(source), chunk):
+                split = [(number, split_sentences(text)) for number, text in lines]
+                tagged = iter(self.tag([sentence.words for _, parts in split for sentence in parts]))
+                for number, parts in split:
+                    results = [next(tagged) for _ in parts]
+                    count += len(parts)
+                    if output_format == "conllu":
+                        for k, (sentence, result) in enumerate(zip(parts, results, strict=True), start=1):
+                            handle.write(_conllu_block(f"{number}-{k}", sentence, result))
+                        continue
+                    pairs = (
+                        f"{word}/{tag}"
+                        for result in results
+                        for word, tag in zip(result.tokens, getattr(result, tagset), strict=True)
+                    )
+                    handle.write(" ".join(pairs) + "\n")
+        return count
+
+    # --- the model folder ----------------------------------------------------------------------
+
+    def save(self, folder: str | Path, metrics: Mapping[str, float] | None = None) -> Path:
+        """Write a complete model folder (weights included)."""
+        from safetensors.torch import save_model
+
+        folder = Path(folder)
+        write_model_files(folder, self.model, self.vocabs, self.training_words)
+        partial = folder / f".{WEIGHTS_FILE}.tmp"
+        save_model(self.model, str(partial))
+        os.replace(partial, folder / WEIGHTS_FILE)  # atomic: a crash leaves no truncated weights
+        if metrics is not None:
+            _write_json(folder / METRICS_FILE, dict(metrics))
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path, device: torch.device | str = "cpu") -> TaggingPredictor:
+        """Load a model folder; missing or broken files raise :class:`NlpRnnError` naming them."""
+        folder = Path(folder)
+        config = read_model_config(folder)
+        if config["task"] != TASK:
+            raise NlpRnnError(
+                f"{folder}: config.json says task: {config['task']!r}; this loader reads {TASK} models"
+            )
+        if config.get("format_version") != FORMAT_VERSION:
+            raise NlpRnnError(
+                f"{folder / MODEL_CONFIG_FILE}: model folder version {config.get('format_version')!r}; "
+                f"this nlp-rnn reads version {FORMAT_VERSION}"
+            )
+        try:
+            architecture = TaggerConfig.model_validate(config["model"])
+            pretrained_dim = int(config["pretrained_dim"])
+            has_xpos = bool(config["xpos"])
+        except Exception as exc:  # pydantic, KeyError, TypeError: all mean a broken config
+            raise InputError(f"invalid tagger config: {exc}".splitlines()[0], folder / MODEL_CONFIG_FILE) from None
+        required = [WORDS_FILE, CHARS_FILE, UPOS_FILE, WEIGHTS_FILE, TRAINING_WORDS_FILE]
+        required += [PRETRAINED_FILE] if pretrained_dim else []
+        required += [XPOS_FILE] if has_xpos else []
+        for name in required:
+            if not (folder / name).exists():
+                raise NlpRnnError(f"{folder}: the model folder lacks {name}")
+        vocabs = TaggingVocabs(
+            words=Vocab.load(folder / WORDS_FILE),
+            chars=Vocab.load(folder / CHARS_FILE),
+            upos=Vocab.load(folder / UPOS_FILE),
+            xpos=Vocab.load(folder / XPOS_FILE) if has_xpos else None,
+            pretrained=Vocab.load(folder / PRETRAINED_FILE) if pretrained_dim else None,
+        )
+        model = build_tagger(architecture, vocabs, pretrained_dim)
+        load_weights_file(model, folder / WEIGHTS_FILE)
+        training_words = (folder / TRAINING_WORDS_FILE).read_text(encoding="utf-8").split("\n")
+        return cls(model, vocabs, [w for w in training_words if w], device=device)
+
+
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    """Consecutive lists of ``size`` items (the last may be shorter)."""
+    block: list = []
+    for item in items:
+        block.append(item)
+        if len(block) == size:
+            yield block
+            block = []
+    if block:
+        yield block
+
+
+def _conllu_block(sent_id: str, sentence: Sentence, tagged: TaggedSentence) -> str:
+    """A CoNLL-U sentence for raw-text input: ID, FORM, UPOS, XPOS and SpaceAfter=No filled."""
+    lines = [f"# sent_id = {sent_id}", f"# text = {sentence.text}"]
+    xpos = tagged.xpos or ["_"] * len(tagged.tokens)
+    rows = zip(sentence.words, sentence.space_after, tagged.upos, xpos, strict=True)
+    for index, (word, space, upos, x) in enumerate(rows, start=1):
+        misc = "_" if space or index == len(sentence.words) else "SpaceAfter=No"
+        lines.append("\t".join([str(index), word, "_", upos, x, "_", "_", "_", "_", misc]))
+    return "\n".join(lines) + "\n\n"
+
+
+def build_tagger(config: TaggerConfig, vocabs: TaggingVocabs, pretrained_dim: int) -> RNNTagger:
+    """An untrained tagger of the vocabularies' sizes (a zero pretrained table when ``pretrained_dim``)."""
+    pretrained = None
+    if vocabs.pretrained is not None and pretrained_dim:
+        pretrained = nn.Embedding(len(vocabs.pretrained), pretrained_dim, padding_idx=0)
+    return RNNTagger(
+        config,
+        pretrained=pretrained,
+        num_words=len(vocabs.words),
+        num_chars=len(vocabs.chars),
+        num_upos=len(vocabs.upos),
+        num_xpos=len(vocabs.xpos) if vocabs.xpos is not None else 0,
+    )
+
+
+def model_config(model: RNNTagger, vocabs: TaggingVocabs) -> dict[str, Any]:
+    """What ``config.json`` records: enough to rebuild the model without the training pipeline."""
+    return {
+        "task": TASK,
+        "format_version": FORMAT_VERSION,
+        "nlp_rnn_version": __version__,
+        "model": model.config.model_dump(mode="json"),
+        "pretrained_dim": model.pretrained.embedding_dim if model.pretrained is not None else 0,
+        "xpos": vocabs.xpos is not None,
+        "upos_tags": list(vocabs.upos.itos),
+    }
+
+
+def write_model_files(folder: Path, model: RNNTagger, vocabs: TaggingVocabs, training_words: Sequence[str]) -> None:
+    """Everything of a model folder except the weights and metrics (so that the Trainer's ``best/``
+    checkpoint is a loadable model folder too)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_json(folder / MODEL_CONFIG_FILE, model_config(model, vocabs))
+    vocabs.words.save(folder / WORDS_FILE)
+    vocabs.chars.save(folder / CHARS_FILE)
+    vocabs.upos.save(folder / UPOS_FILE)
+    if vocabs.xpos is not None:
+        vocabs.xpos.save(folder / XPOS_FILE)
+    if vocabs.pretrained is not None:
+        vocabs.pretrained.save(folder / PRETRAINED_FILE)
+    with atomic_file(folder / TRAINING_WORDS_FILE, "w", encoding="utf-8", newline="\n") as handle:
+        handle.write("".join(word + "\n" for word in training_words))
+
+
+def _write_json(path: Path, data: Mapping[str, Any]) -> None:
+    with atomic_file(path, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2, ensure_ascii=False)
+        handle.write("\n")

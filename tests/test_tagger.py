@@ -1,0 +1,137 @@
+"""The tagger model: shapes, the loss over real words only, character features, and the
+inference path from per-form projections against the ordinary encoder."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from nlp_rnn.models import bilstm_inference
+from nlp_rnn.models.encoder import RNNEncoder
+from nlp_rnn.models.tagger import IGNORE, CharCNN, RNNTagger, TaggerConfig
+
+
+def make_batch(batch: int = 3, steps: int = 5, forms: int = 7, chars: int = 6) -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(0)
+    lengths = torch.tensor([steps, 2, 1][:batch])
+    real = torch.arange(steps) < lengths[:, None]
+    form_index = torch.randint(0, forms, (batch, steps), generator=generator) * real
+    form_words = torch.randint(1, 9, (forms,), generator=generator)
+    form_pretrained = torch.randint(1, 11, (forms,), generator=generator)
+    char_ids = torch.randint(1, 12, (forms, chars), generator=generator)
+    char_ids[0, 3:] = 0  # a short form
+    upos = torch.randint(0, 4, (batch, steps), generator=generator).masked_fill(~real, IGNORE)
+    return {
+        "words": form_words[form_index] * real,
+        "pretrained": form_pretrained[form_index] * real,
+        "form_index": form_index,
+        "form_words": form_words,
+        "form_pretrained": form_pretrained,
+        "chars": char_ids,
+        "lengths": lengths,
+        "upos": upos,
+        "xpos": upos.clone(),
+    }
+
+
+def make_tagger(**overrides) -> RNNTagger:
+    torch.manual_seed(0)
+    settings = {"word_dim": 6, "char_dim": 4, "char_filters": 5, "hidden_size": 8, "num_layers": 2, **overrides}
+    config = TaggerConfig(**settings)
+    return RNNTagger(
+        config, pretrained=nn.Embedding(11, 3, padding_idx=0), num_words=9, num_chars=12, num_upos=4, num_xpos=4
+    )
+
+
+def test_outputs_have_one_distribution_per_word_and_tag_set() -> None:
+    tagger = make_tagger()
+    output = tagger(make_batch())
+    assert output["upos_logits"].shape == (3, 5, 4)
+    assert output["xpos_logits"].shape == (3, 5, 4)
+    assert output["loss"].ndim == 0 and output["loss"] > 0
+
+
+def test_loss_ignores_padding_and_tags_the_model_does_not_know() -> None:
+    tagger = make_tagger().eval()
+    batch = make_batch()
+    reference = tagger(batch)["loss"]
+    changed = dict(batch)
+    for name in ("upos", "xpos"):
+        targets = batch[name].clone()
+        targets[2, 1:] = 3  # padding positions of the third sentence get some tag ...
+        changed[name] = targets.masked_fill(batch[name] == IGNORE, IGNORE)  # ... then are masked again
+    assert torch.allclose(tagger(changed)["loss"], reference)
+    unknown = dict(batch)
+    unknown["upos"] = batch["upos"].masked_fill(batch["upos"] != IGNORE, 4)  # id 4 = unseen in training
+    unknown["xpos"] = unknown["upos"]
+    assert tagger(unknown)["loss"] == 0.0
+
+
+def test_char_cnn_ignores_padding_of_short_forms() -> None:
+    torch.manual_seed(0)
+    cnn = CharCNN(num_chars=10, char_dim=4, filters=3, widths=[3, 5])
+    short = torch.tensor([[2, 5, 6, 3]])
+    padded = torch.tensor([[2, 5, 6, 3, 0, 0, 0]])
+    assert cnn.output_size == 6
+    assert torch.allclose(cnn(short), cnn(padded))
+
+
+def test_even_char_widths_are_rejected() -> None:
+    with pytest.raises(ValueError, match="odd"):
+        TaggerConfig(char_widths=[2])
+
+
+def test_a_tagger_needs_input_features() -> None:
+    config = TaggerConfig(word_dim=0, char_filters=0)
+    with pytest.raises(ValueError, match="no input features"):
+        RNNTagger(config, pretrained=None, num_words=3, num_chars=3, num_upos=2, num_xpos=0)
+
+
+def test_word_dropout_only_in_training_and_never_on_padding() -> None:
+    tagger = make_tagger(word_dropout=0.99)
+    batch = make_batch()
+    seen = []
+    tagger.words.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0].clone()))
+    tagger.train()(batch)
+    tagger.eval()({key: value for key, value in batch.items() if key != "form_words"})  # the ordinary path
+    dropped, kept = seen
+    real = batch["words"] > 0
+    assert (dropped[~real] == 0).all() and (dropped[real] == 1).float().mean() > 0.8
+    assert torch.equal(kept, batch["words"])
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_inference_from_per_form_projections_equals_the_encoder(layers: int) -> None:
+    tagger = make_tagger(num_layers=layers).eval()
+    batch = make_batch()
+    ordinary = {key: value for key, value in batch.items() if not key.startswith("form_")}
+    ordinary["form_index"] = batch["form_index"]
+    with torch.no_grad():
+        fast = tagger(batch)
+        slow = tagger(ordinary)  # without form_words: the ordinary encoder
+    real = torch.arange(5) < batch["lengths"][:, None]
+    for name in ("upos_logits", "xpos_logits"):
+        assert torch.allclose(fast[name][real], slow[name][real], atol=1e-5)
+
+
+def test_projection_encoder_matches_the_encoder_on_random_inputs() -> None:
+    torch.manual_seed(1)
+    encoder = RNNEncoder(4, [6, 5], cell="lstm", bidirectional=True).eval()
+    inputs = torch.randn(4, 7, 4)
+    lengths = torch.tensor([7, 3, 5, 1])
+    weight, bias = bilstm_inference.first_layer_weights(encoder)
+    projections = torch.addmm(bias, inputs.flatten(0, 1), weight.t()).view(4, 7, -1)
+    with torch.no_grad():
+        expected = encoder(inputs, lengths).sequence
+        got = bilstm_inference.encode_from_projections(encoder, projections, lengths)
+    real = (torch.arange(7) < lengths[:, None]).unsqueeze(-1)
+    assert torch.allclose(got * real, expected * real, atol=1e-5)
+    assert (got[~real.squeeze(-1)] == 0).all()
+
+
+def test_projection_encoder_refuses_other_cells() -> None:
+    encoder = RNNEncoder(4, 3, cell="gru", bidirectional=True)
+    assert not bilstm_inference.supports(encoder)
+    with pytest.raises(ValueError, match="bidirectional LSTM"):
+        bilstm_inference.encode_from_projections(encoder, torch.zeros(1, 2, 18), torch.tensor([2]))
