@@ -93,7 +93,7 @@ def test_last_pooling_is_the_encoders_final_state() -> None:
     model = make_model("last", bidirectional=True)
     batch = batch_of([[3, 4, 5]])
     encoded = model.encoder(model.embedding(batch["ids"]), batch["lengths"])
-    assert torch.equal(model.encode(batch["ids"], batch["lengths"]), encoded.last)
+    assert torch.allclose(model.encode(batch["ids"], batch["lengths"]), encoded.last, atol=1e-6)
 
 
 def test_from_sizes_rebuilds_the_same_architecture() -> None:
@@ -125,3 +125,21 @@ def test_bad_settings_are_rejected() -> None:
         Pooling("median", 3)
     with pytest.raises(Exception, match="pooling"):
         ClassifierConfig(pooling="median")
+
+
+@pytest.mark.parametrize("pooling", ["last", "max", "mean", "attention"])
+@pytest.mark.parametrize("layers", [1, 2])
+def test_eval_mode_per_token_path_equals_the_encoder(pooling: str, layers: int) -> None:
+    """Eval mode runs a bidirectional LSTM from per-token-id input products; same logits."""
+    torch.manual_seed(4)
+    config = ClassifierConfig(hidden_size=6, num_layers=layers, pooling=pooling)
+    model = RNNClassifier(nn.Embedding(20, 5, padding_idx=0), 3, config).eval()
+    ids = torch.tensor([[3, 4, 5, 3], [7, 3, 0, 0], [9, 0, 0, 0]])
+    batch = {"ids": ids, "lengths": torch.tensor([4, 2, 1])}
+    with torch.no_grad():
+        fast = model(batch)["logits"]
+        embedded = model.embedding(ids)
+        encoded = model.encoder(embedded, batch["lengths"])
+        pooled = model.pooling(encoded.sequence, batch["lengths"], encoded.last)
+        slow = model.output(pooled)
+    assert torch.allclose(fast, slow, atol=1e-5)

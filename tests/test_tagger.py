@@ -124,7 +124,7 @@ def test_projection_encoder_matches_the_encoder_on_random_inputs() -> None:
     projections = torch.addmm(bias, inputs.flatten(0, 1), weight.t()).view(4, 7, -1)
     with torch.no_grad():
         expected = encoder(inputs, lengths).sequence
-        got = bilstm_inference.encode_from_projections(encoder, projections, lengths)
+        got = bilstm_inference.encode_forms(encoder, projections.flatten(0, 1), torch.arange(28).view(4, 7), lengths)
     real = (torch.arange(7) < lengths[:, None]).unsqueeze(-1)
     assert torch.allclose(got * real, expected * real, atol=1e-5)
     assert (got[~real.squeeze(-1)] == 0).all()
@@ -134,4 +134,13 @@ def test_projection_encoder_refuses_other_cells() -> None:
     encoder = RNNEncoder(4, 3, cell="gru", bidirectional=True)
     assert not bilstm_inference.supports(encoder)
     with pytest.raises(ValueError, match="bidirectional LSTM"):
-        bilstm_inference.encode_from_projections(encoder, torch.zeros(1, 2, 18), torch.tensor([2]))
+        bilstm_inference.encode_forms(encoder, torch.zeros(2, 24), torch.zeros(1, 2, dtype=torch.long), torch.tensor([2]))
+
+
+def test_char_cnn_equals_a_direct_convolution() -> None:
+    torch.manual_seed(2)
+    cnn = CharCNN(num_chars=10, char_dim=4, filters=3, widths=[1, 3, 5])
+    chars = torch.randint(1, 10, (6, 7))
+    embedded = cnn.embedding(chars).transpose(1, 2)  # U x C x L
+    expected = torch.cat([torch.relu(conv(embedded)).amax(dim=2) for conv in cnn.convs], dim=1)
+    assert torch.allclose(cnn(chars), expected, atol=1e-6)

@@ -171,3 +171,14 @@ def test_save_and_load_give_the_same_tags(tiny_tagger: Path, tmp_path: Path) -> 
     sentence = [["I", "book", "a", "table", "."]]
     assert copy.tag(sentence) == predictor.tag(sentence)
     assert copy.training_words == predictor.training_words and "book" in copy.training_words
+
+
+def test_form_table_maps_unknown_and_astral_characters_to_unk() -> None:
+    vocabs = small_vocabs()
+    table = FormTable(vocabs.chars, max_chars=10)
+    stoi, unk = vocabs.chars.stoi, vocabs.chars.unk_id
+    ids = table.ids(["dé😀g", "\udcff", "dog"])
+    rows = table.chars_of(ids)
+    assert rows[0].tolist() == [2, stoi["d"], unk, unk, stoi["g"], 3]
+    assert rows[1].tolist()[:3] == [2, unk, 3]  # a lone surrogate (from undecodable bytes)
+    assert rows[2].tolist() == [2, stoi["d"], stoi["o"], stoi["g"], 3, 0]

@@ -14,6 +14,8 @@ Shapes: B sentences, T steps (right-padded, ``lengths`` B), H units per directio
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
@@ -27,17 +29,19 @@ def reverse_within_lengths(lengths: Tensor, steps: int) -> Tensor:
     return torch.where(real, lengths.unsqueeze(1) - 1 - time, time)
 
 
-def _recurrence(projections: Tensor, w_hh: Tensor) -> Tensor:
-    """LSTM steps over ``projections`` (T x 2 x B x 4H: input products plus both biases, the second
-    direction already reversed) with recurrent weights ``w_hh`` (2 x 4H x H) -> T x 2 x B x H."""
-    steps, directions, batch, gates = projections.shape
-    hidden = gates // 4
+def _recurrence(step_inputs: Callable[[int], Tensor], steps: int, batch: int, w_hh: Tensor) -> Tensor:
+    """LSTM steps of both directions at once -> T x 2 x B x H outputs.
+
+    ``step_inputs(t)``: the 2 x B x 4H input products plus both biases at step t (the second
+    direction already reversed); ``w_hh``: the recurrent weights, 2 x 4H x H.
+    """
+    directions, gates, hidden = w_hh.shape
     w_t = w_hh.transpose(1, 2)  # 2 x H x 4H
-    h = projections.new_zeros(directions, batch, hidden)
-    c = projections.new_zeros(directions, batch, hidden)
-    outputs = projections.new_empty(steps, directions, batch, hidden)
+    h = w_hh.new_zeros(directions, batch, hidden)
+    c = w_hh.new_zeros(directions, batch, hidden)
+    outputs = w_hh.new_empty(steps, directions, batch, hidden)
     for t in range(steps):
-        z = torch.baddbmm(projections[t], h, w_t)  # 2 x B x 4H, gates in PyTorch's order i, f, g, o
+        z = torch.baddbmm(step_inputs(t), h, w_t)  # 2 x B x 4H, gates in PyTorch's order i, f, g, o
         input_forget = z[..., : 2 * hidden].sigmoid()
         cell_input = z[..., 2 * hidden : 3 * hidden].tanh()
         output_gate = z[..., 3 * hidden :].sigmoid()
@@ -47,49 +51,74 @@ def _recurrence(projections: Tensor, w_hh: Tensor) -> Tensor:
     return outputs
 
 
-def _layer_from_projections(projections: Tensor, lengths: Tensor, w_hh: Tensor) -> Tensor:
-    """One bidirectional layer: B x T x 2 x 4H projections -> B x T x 2H outputs (zero at padding)."""
-    batch, steps = projections.shape[:2]
-    reverse = reverse_within_lengths(lengths, steps)  # B x T
-    backward = projections[:, :, 1].gather(1, reverse.unsqueeze(-1).expand(-1, -1, projections.size(-1)))
-    stacked = torch.stack([projections[:, :, 0], backward]).permute(2, 0, 1, 3).contiguous()  # T x 2 x B x 4H
-    out = _recurrence(stacked, w_hh)  # T x 2 x B x H
+def _outputs(out: Tensor, reverse: Tensor, lengths: Tensor) -> Tensor:
+    """T x 2 x B x H recurrence outputs (second direction reversed) -> B x T x 2H, zero at padding."""
+    steps = out.size(0)
     forward_out = out[:, 0].transpose(0, 1)  # B x T x H
     backward_out = out[:, 1].transpose(0, 1).gather(1, reverse.unsqueeze(-1).expand(-1, -1, out.size(-1)))
     real = (torch.arange(steps, device=lengths.device) < lengths.unsqueeze(1)).unsqueeze(-1)  # B x T x 1
     return torch.cat([forward_out, backward_out], dim=-1) * real
 
 
+def _layer_from_projections(projections: Tensor, lengths: Tensor, reverse: Tensor, w_hh: Tensor) -> Tensor:
+    """One bidirectional layer: B x T x 2 x 4H projections -> B x T x 2H outputs (zero at padding)."""
+    backward = projections[:, :, 1].gather(1, reverse.unsqueeze(-1).expand(-1, -1, projections.size(-1)))
+    stacked = torch.stack([projections[:, :, 0], backward]).permute(2, 0, 1, 3)  # T x 2 x B x 4H
+    stacked = stacked.contiguous()
+    out = _recurrence(stacked.__getitem__, stacked.size(0), stacked.size(2), w_hh)
+    return _outputs(out, reverse, lengths)
+
+
+def _first_layer_from_forms(per_form: Tensor, form_index: Tensor, reverse: Tensor, w_hh: Tensor) -> Tensor:
+    """The first layer's T x 2 x B x H outputs from per-form projections (U x 8H) and the B x T form
+    ids of the positions: the backward direction reverses the ids, not the projections."""
+    forms = per_form.size(0)
+    table = per_form.view(forms, 2, -1)  # U x 2 x 4H
+    ids = torch.stack([form_index, form_index.gather(1, reverse)]).permute(2, 0, 1)  # T x 2 x B
+    direction = torch.arange(2, device=per_form.device).view(2, 1)
+
+    def step_inputs(t: int) -> Tensor:  # gathered step by step: each slab is used while in cache
+        return table[ids[t], direction]  # 2 x B x 4H
+
+    return _recurrence(step_inputs, ids.size(0), ids.size(2), w_hh)
+
+
 def first_layer_weights(encoder: RNNEncoder) -> tuple[Tensor, Tensor]:
     """The first layer's input weights of both directions (8H x D) and their biases (8H, both biases summed)."""
-    forward, backward = encoder.cell_weights(0), encoder.cell_weights(0, reverse=True)
-    weight = torch.cat([forward.weight_ih, backward.weight_ih])  # 8H x D
-    bias = torch.cat([forward.bias_ih + forward.bias_hh, backward.bias_ih + backward.bias_hh])  # 8H
+    weight, bias, _ = _direction_weights(encoder, 0)
     return weight, bias
 
 
 def supports(encoder: RNNEncoder) -> bool:
-    """Whether :func:`encode_from_projections` can run this encoder (a bidirectional LSTM)."""
+    """Whether :func:`encode_forms` can run this encoder (a bidirectional LSTM)."""
     return encoder.cell == "lstm" and encoder.bidirectional
 
 
-def encode_from_projections(encoder: RNNEncoder, first_projections: Tensor, lengths: Tensor) -> Tensor:
-    """The encoder's ``sequence`` output (B x T x 2H, eval mode) from the first layer's projections.
+def _direction_weights(encoder: RNNEncoder, layer: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Input weights (8H x D), summed biases (8H) and recurrent weights (2 x 4H x H) of both directions."""
+    forward, backward = encoder.cell_weights(layer), encoder.cell_weights(layer, reverse=True)
+    weight = torch.cat([forward.weight_ih, backward.weight_ih])
+    bias = torch.cat([forward.bias_ih + forward.bias_hh, backward.bias_ih + backward.bias_hh])
+    return weight, bias, torch.stack([forward.weight_hh, backward.weight_hh])
 
-    ``first_projections``: B x T x 8H, the first layer's ``W_ih x + b`` of both directions
-    (forward first), e.g. gathered from :func:`first_layer_weights` applied per distinct form.
+
+def encode_forms(encoder: RNNEncoder, per_form: Tensor, form_index: Tensor, lengths: Tensor) -> Tensor:
+    """The encoder's ``sequence`` output (B x T x 2H, eval mode) from the first layer's projections
+    of distinct forms.
+
+    ``per_form``: U x 8H, the first layer's ``W_ih x + b`` of both directions (forward first) for
+    U distinct inputs, e.g. from :func:`first_layer_weights`; ``form_index``: B x T, which of them
+    stands at each position (any valid id at padding); ``lengths``: B.
     """
     if not supports(encoder):
-        raise ValueError("encode_from_projections runs bidirectional LSTMs only")
-    batch, steps, _ = first_projections.shape
-    lengths = lengths.to(first_projections.device)
-    projections = first_projections
-    for layer in range(encoder.num_layers):
-        forward, backward = encoder.cell_weights(layer), encoder.cell_weights(layer, reverse=True)
-        if layer:
-            weight = torch.cat([forward.weight_ih, backward.weight_ih])  # 8H x 2H'
-            bias = torch.cat([forward.bias_ih + forward.bias_hh, backward.bias_ih + backward.bias_hh])
-            projections = torch.addmm(bias, sequence.flatten(0, 1), weight.t()).view(batch, steps, -1)
-        w_hh = torch.stack([forward.weight_hh, backward.weight_hh])  # 2 x 4H x H
-        sequence = _layer_from_projections(projections.view(batch, steps, 2, -1), lengths, w_hh)
+        raise ValueError("encode_forms runs bidirectional LSTMs only")
+    batch, steps = form_index.shape
+    lengths = lengths.to(per_form.device)
+    reverse = reverse_within_lengths(lengths, steps)  # B x T
+    _, _, w_hh = _direction_weights(encoder, 0)
+    sequence = _outputs(_first_layer_from_forms(per_form, form_index, reverse, w_hh), reverse, lengths)
+    for layer in range(1, encoder.num_layers):
+        weight, bias, w_hh = _direction_weights(encoder, layer)  # 8H x 2H', 8H, 2 x 4H x H
+        projections = torch.addmm(bias, sequence.flatten(0, 1), weight.t()).view(batch, steps, 2, -1)
+        sequence = _layer_from_projections(projections, lengths, reverse, w_hh)
     return sequence

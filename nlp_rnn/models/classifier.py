@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from nlp_rnn.config import Schema
+from nlp_rnn.models import bilstm_inference
 from nlp_rnn.models.encoder import RNNEncoder
 
 POOLINGS = ("last", "max", "mean", "attention")
@@ -128,7 +129,18 @@ class RNNClassifier(nn.Module):
         return cls(embedding, num_classes, config)
 
     def encode(self, ids: Tensor, lengths: Tensor) -> Tensor:
-        """The pooled text vectors, B x H*dirs."""
+        """The pooled text vectors, B x H*dirs.
+
+        In eval mode a bidirectional LSTM starts from the first layer's input products computed
+        once per distinct token id of the batch (:mod:`nlp_rnn.models.bilstm_inference`); the
+        result is the same as the ordinary encoder's.
+        """
+        if not self.training and bilstm_inference.supports(self.encoder):
+            unique, inverse = torch.unique(ids, return_inverse=True)  # U, B x T
+            weight, bias = bilstm_inference.first_layer_weights(self.encoder)  # 8H x D, 8H
+            per_token = torch.addmm(bias, self.embedding(unique), weight.t())  # U x 8H
+            sequence = bilstm_inference.encode_forms(self.encoder, per_token, inverse, lengths)  # B x T x 2H
+            return self.pooling(sequence, lengths, _last_states(sequence, lengths))
         embedded = self.embedding_dropout(self.embedding(ids))  # B x T x D
         encoded = self.encoder(embedded, lengths)
         return self.pooling(encoded.sequence, lengths, encoded.last)  # B x H*dirs
@@ -140,6 +152,15 @@ class RNNClassifier(nn.Module):
         if "labels" in batch:
             output["loss"] = F.cross_entropy(logits, batch["labels"])
         return output
+
+
+def _last_states(sequence: Tensor, lengths: Tensor) -> Tensor:
+    """A bidirectional layer's final states from its outputs: forward at the last real step,
+    backward at the first (B x T x 2H -> B x 2H)."""
+    hidden = sequence.size(-1) // 2
+    rows = torch.arange(sequence.size(0), device=sequence.device)
+    forward = sequence[rows, lengths.to(sequence.device) - 1, :hidden]  # B x H
+    return torch.cat([forward, sequence[:, 0, hidden:]], dim=-1)
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:

@@ -78,28 +78,47 @@ class FormTable:
         self.index: dict[str, int] = {}
         self._matrix = np.zeros((1024, max_chars + 2), dtype=np.int64)  # forms x (chars + marks)
         self._lengths = np.zeros(1024, dtype=np.int64)
+        singles = {ord(char): i for char, i in chars.stoi.items() if len(char) == 1}
+        self._lookup = np.full(max(singles, default=0) + 1, chars.unk_id, dtype=np.int64)  # code point -> id
+        self._lookup[list(singles)] = list(singles.values())
 
     def __len__(self) -> int:
         return len(self.index)
 
-    def ids(self, forms: Iterable[str]) -> np.ndarray:
+    def ids(self, forms: Sequence[str]) -> np.ndarray:
         """The form ids of ``forms`` (adding new forms)."""
+        forms = list(forms)
         index = self.index
-        return np.fromiter((index[f] if f in index else self._add(f) for f in forms), dtype=np.int64)
+        new = [form for form in dict.fromkeys(forms) if form not in index]
+        if new:
+            self._add(new)
+        return np.fromiter((index[form] for form in forms), dtype=np.int64, count=len(forms))
 
-    def _add(self, form: str) -> int:
-        row = len(self.index)
-        if row == len(self._matrix):
+    def _add(self, forms: list[str]) -> None:
+        """Encode the characters of new forms, all at once (no Python loop over characters)."""
+        start, count = len(self.index), len(forms)
+        while start + count > len(self._matrix):
             self._matrix = np.concatenate([self._matrix, np.zeros_like(self._matrix)])
             self._lengths = np.concatenate([self._lengths, np.zeros_like(self._lengths)])
         half = self.max_chars // 2
-        kept = form if len(form) <= self.max_chars else form[:half] + form[-half:]
-        stoi, unk = self.chars.stoi, self.chars.unk_id
-        ids = [self.chars.bos_id, *(stoi.get(char, unk) for char in kept), self.chars.eos_id]
-        self._matrix[row, : len(ids)] = ids
-        self._lengths[row] = len(ids)
-        self.index[form] = row
-        return row
+        kept = [form if len(form) <= self.max_chars else form[:half] + form[-half:] for form in forms]
+        lengths = np.fromiter(map(len, kept), dtype=np.int64, count=count)  # characters per form
+        codes = np.frombuffer("".join(kept).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        known = codes < len(self._lookup)
+        char_ids = np.where(known, self._lookup[np.where(known, codes, 0)], self.chars.unk_id)
+        rows = np.arange(start, start + count)
+        row_of_char = np.repeat(rows, lengths)
+        position = np.arange(len(codes)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        self._matrix[rows] = 0
+        self._matrix[rows, 0] = self.chars.bos_id
+        self._matrix[row_of_char, 1 + position] = char_ids
+        self._matrix[rows, 1 + lengths] = self.chars.eos_id
+        self._lengths[rows] = lengths + 2
+        self.index.update(zip(forms, rows.tolist()))
+
+    def lengths(self) -> np.ndarray:
+        """Characters (marks included) of each form, F."""
+        return self._lengths[: len(self.index)]
 
     def chars_of(self, form_ids: np.ndarray) -> np.ndarray:
         """U x L character ids of the given forms, L = the longest of them."""
@@ -239,7 +258,11 @@ def predict_ids(
     max_tokens: int = DEFAULT_MAX_TOKENS,
     device: torch.device | str = "cpu",
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Predicted UPOS (and XPOS) ids of every word, flat in the sentences' order."""
+    """Predicted UPOS (and XPOS) ids of every word, flat in the sentences' order.
+
+    With a bidirectional LSTM, the first layer's input products are computed once per distinct
+    form of the whole call (:func:`form_projections`), and each batch only gathers them.
+    """
     upos = np.zeros(encoded.tokens, dtype=np.int64)
     xpos = np.zeros(encoded.tokens, dtype=np.int64) if model.xpos is not None else None
     offsets = encoded.offsets
@@ -247,11 +270,17 @@ def predict_ids(
     model.eval()
     try:
         with torch.inference_mode():
+            per_form = form_projections(model, encoded, collate.table, device) if model.fast_inference() else None
             # batch_size bounds the sentences, max_tokens the padded words, of one batch.
             for indices in inference_batches(encoded.lengths, max(1, max_tokens // 8), max_tokens):
-                batch = {k: v.to(device) for k, v in collate([encoded[i] for i in indices]).items()}
-                output = model(batch)
-                real = (torch.arange(batch["words"].size(1), device=device) < batch["lengths"][:, None]).cpu()
+                examples = [encoded[i] for i in indices]
+                if per_form is not None:
+                    lengths, form_index = _pad_forms(examples)
+                    output = model.tag_logits(per_form, form_index.to(device), lengths.to(device))
+                else:
+                    batch = {k: v.to(device) for k, v in collate(examples).items()}
+                    lengths, output = batch["lengths"].cpu(), model(batch)
+                real = torch.arange(int(lengths.max())) < lengths[:, None]  # B x T
                 positions = np.concatenate([np.arange(offsets[i], offsets[i + 1]) for i in indices])
                 upos[positions] = output["upos_logits"].argmax(-1).cpu()[real].numpy()
                 if xpos is not None:
@@ -259,6 +288,43 @@ def predict_ids(
     finally:
         model.train(was_training)
     return upos, xpos
+
+
+def form_projections(
+    model: RNNTagger, encoded: EncodedSentences, table: FormTable, device: torch.device | str, chunk: int = 4096
+) -> Tensor:
+    """The first layer's input products of every form in ``table`` (F x 8H), in chunks of forms of
+    similar length (little character padding)."""
+    forms = len(table)
+    columns = encoded.columns
+    form_words = np.zeros(forms, dtype=np.int64)
+    form_words[columns["forms"]] = columns["words"]  # a function of the form: any occurrence will do
+    form_pretrained = np.zeros(forms, dtype=np.int64)
+    form_pretrained[columns["forms"]] = columns["pretrained"]
+    order = np.argsort(table.lengths(), kind="stable")
+    result = None
+    for start in range(0, forms, chunk):
+        ids = order[start : start + chunk]
+        batch = {
+            "form_words": torch.from_numpy(form_words[ids]).to(device),
+            "form_pretrained": torch.from_numpy(form_pretrained[ids]).to(device),
+            "chars": torch.from_numpy(table.chars_of(ids)).to(device),
+        }
+        projections = model.form_projections(batch)  # chunk x 8H
+        if result is None:
+            result = projections.new_empty(forms, projections.size(1))
+        result[torch.from_numpy(ids).to(device)] = projections
+    assert result is not None, "no forms to project"
+    return result
+
+
+def _pad_forms(examples: Sequence[tuple[np.ndarray, ...]]) -> tuple[Tensor, Tensor]:
+    """Lengths (B) and right-padded form ids (B x T) of a batch of encoded sentences."""
+    lengths = np.fromiter((len(e[2]) for e in examples), dtype=np.int64, count=len(examples))
+    padded = np.zeros((len(examples), int(lengths.max())), dtype=np.int64)  # B x T
+    for row, example in enumerate(examples):
+        padded[row, : len(example[2])] = example[2]
+    return torch.from_numpy(lengths), torch.from_numpy(padded)
 
 
 # --------------------------------------------------------------------------- the predictor
