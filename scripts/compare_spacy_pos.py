@@ -48,9 +48,13 @@ def accuracy(gold: list[list[str]], predicted: list[list[str]]) -> float:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", type=Path, required=True, help="our tagger's model folder")
-    parser.add_argument("--gold", type=Path, default=None, help=f"CoNLL-U file (default: <data-dir>/{EWT_DEV})")
+    parser.add_argument(
+        "--gold", type=Path, default=None, help=f"CoNLL-U file (default: <data-dir>/{EWT_DEV})"
+    )
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
@@ -96,7 +100,7 @@ def main(argv: list[str] | None = None) -> dict:
         "sentences": len(sentences),
         "words": count,
         "threads": torch.get_num_threads(),
-        "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}",
+        "machine": f"{platform.machine()}, torch {torch.__version__}",
     }
     for name in ("ours", "spacy"):
         upos, xpos = outputs[name]
@@ -107,7 +111,9 @@ def main(argv: list[str] | None = None) -> dict:
             "words_per_second": round(count / median),
             "seconds": [round(s, 4) for s in seconds[name]],
         }
-    results["speed_ratio"] = round(results["ours"]["words_per_second"] / results["spacy"]["words_per_second"], 2)
+    results["speed_ratio"] = round(
+        results["ours"]["words_per_second"] / results["spacy"]["words_per_second"], 2
+    )
 
     print(f"{gold_path.name}: {len(sentences):,} sentences, {count:,} words (gold tokenization)")
     print(f"{'':8} {'UPOS':>7} {'XPOS':>7} {'words/s':>10}")

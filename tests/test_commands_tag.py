@@ -25,7 +25,16 @@ def test_tag_then_evaluate(tiny_tagger: Path, tmp_path: Path) -> None:
     assert "UPOS accuracy:" in result.output and "XPOS accuracy:" in result.output
     assert "words unseen in training:" in result.output and "NOUN" in result.output
     assert (tmp_path / "pred.conllu.eval" / "confusion_upos.png").is_file()
-    result = invoke("evaluate", "pos", "--gold", str(gold), "--pred", str(pred), "--train", str(DEMO / "tagged.train.conllu"))
+    result = invoke(
+        "evaluate",
+        "pos",
+        "--gold",
+        str(gold),
+        "--pred",
+        str(pred),
+        "--train",
+        str(DEMO / "tagged.train.conllu"),
+    )
     assert result.exit_code == 0 and "words unseen in training:" in result.output
 
 
@@ -45,7 +54,15 @@ def test_malformed_conllu_is_a_located_error_and_writes_nothing(
     tiny_tagger: Path, fixtures_dir: Path, tmp_path: Path
 ) -> None:
     target = tmp_path / "out.conllu"
-    result = invoke("tag", "--model", str(tiny_tagger), "--input", str(fixtures_dir / "bad_columns.conllu"), "--output", str(target))
+    result = invoke(
+        "tag",
+        "--model",
+        str(tiny_tagger),
+        "--input",
+        str(fixtures_dir / "bad_columns.conllu"),
+        "--output",
+        str(target),
+    )
     assert result.exit_code != 0
     assert "bad_columns.conllu:" in result.output and "columns" in result.output
     assert "Traceback" not in result.output and not target.exists()

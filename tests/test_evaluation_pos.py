@@ -41,7 +41,10 @@ def predicted(text: str, replacements: dict[tuple[str, str], tuple[str, str]]) -
 def test_accuracies_unseen_words_and_per_tag_scores(tmp_path: Path) -> None:
     gold = write(tmp_path / "gold.conllu", GOLD)
     # "barks" wrong in both tag sets; "zorble" has a gold tag (X) the model never predicts.
-    pred = write(tmp_path / "pred.conllu", predicted(GOLD, {("3", "barks"): ("NOUN", "NNS"), ("3", "zorble"): ("NOUN", "NN")}))
+    pred = write(
+        tmp_path / "pred.conllu",
+        predicted(GOLD, {("3", "barks"): ("NOUN", "NNS"), ("3", "zorble"): ("NOUN", "NN")}),
+    )
     report = pos_report(read_aligned(gold, pred), training_words=["The", "dog", "can", "not"])
     assert report.words == 6 and report.sentences == 2
     assert report.upos_accuracy == pytest.approx(4 / 6)
@@ -64,7 +67,9 @@ def test_without_training_words_there_is_no_unseen_score(tmp_path: Path) -> None
 def test_different_words_are_an_error_naming_both_files(tmp_path: Path) -> None:
     gold = write(tmp_path / "gold.conllu", GOLD)
     pred = write(tmp_path / "pred.conllu", GOLD.replace("\tbarks\t", "\tbark\t"))
-    with pytest.raises(InputError, match=r"pred.conllu:1: sentence 1 has words 'bark' at word 3 \(gold 'barks'\)"):
+    with pytest.raises(
+        InputError, match=r"pred.conllu:1: sentence 1 has words 'bark' at word 3 \(gold 'barks'\)"
+    ):
         read_aligned(gold, pred)
 
 

@@ -60,7 +60,11 @@ def test_vectors_fill_the_pretrained_table_and_upos_only(tmp_path: Path) -> None
     vectors.write_text(
         f"{len(words)} 3\n" + "".join(f"{w} {i} 0.5 -0.5\n" for i, w in enumerate(words)), encoding="utf-8"
     )
-    overrides = [f"stages.train.vectors={vectors}", "stages.train.pretrained_words=2", "stages.train.xpos=null"]
+    overrides = [
+        f"stages.train.vectors={vectors}",
+        "stages.train.pretrained_words=2",
+        "stages.train.xpos=null",
+    ]
     result = run_pipeline(load_pipeline(write_pipeline(tmp_path), overrides), tmp_path / "run")
     assert "train.dev.xpos_accuracy" not in result.metrics
     folder = tmp_path / "run" / "model"

@@ -37,10 +37,22 @@ def make_batch(batch: int = 3, steps: int = 5, forms: int = 7, chars: int = 6) -
 
 def make_tagger(**overrides) -> RNNTagger:
     torch.manual_seed(0)
-    settings = {"word_dim": 6, "char_dim": 4, "char_filters": 5, "hidden_size": 8, "num_layers": 2, **overrides}
+    settings = {
+        "word_dim": 6,
+        "char_dim": 4,
+        "char_filters": 5,
+        "hidden_size": 8,
+        "num_layers": 2,
+        **overrides,
+    }
     config = TaggerConfig(**settings)
     return RNNTagger(
-        config, pretrained=nn.Embedding(11, 3, padding_idx=0), num_words=9, num_chars=12, num_upos=4, num_xpos=4
+        config,
+        pretrained=nn.Embedding(11, 3, padding_idx=0),
+        num_words=9,
+        num_chars=12,
+        num_upos=4,
+        num_xpos=4,
     )
 
 
@@ -124,7 +136,9 @@ def test_projection_encoder_matches_the_encoder_on_random_inputs() -> None:
     projections = torch.addmm(bias, inputs.flatten(0, 1), weight.t()).view(4, 7, -1)
     with torch.no_grad():
         expected = encoder(inputs, lengths).sequence
-        got = bilstm_inference.encode_forms(encoder, projections.flatten(0, 1), torch.arange(28).view(4, 7), lengths)
+        got = bilstm_inference.encode_forms(
+            encoder, projections.flatten(0, 1), torch.arange(28).view(4, 7), lengths
+        )
     real = (torch.arange(7) < lengths[:, None]).unsqueeze(-1)
     assert torch.allclose(got * real, expected * real, atol=1e-5)
     assert (got[~real.squeeze(-1)] == 0).all()
@@ -134,7 +148,9 @@ def test_projection_encoder_refuses_other_cells() -> None:
     encoder = RNNEncoder(4, 3, cell="gru", bidirectional=True)
     assert not bilstm_inference.supports(encoder)
     with pytest.raises(ValueError, match="bidirectional LSTM"):
-        bilstm_inference.encode_forms(encoder, torch.zeros(2, 24), torch.zeros(1, 2, dtype=torch.long), torch.tensor([2]))
+        bilstm_inference.encode_forms(
+            encoder, torch.zeros(2, 24), torch.zeros(1, 2, dtype=torch.long), torch.tensor([2])
+        )
 
 
 def test_char_cnn_equals_a_direct_convolution() -> None:

@@ -98,7 +98,9 @@ def test_a_sentence_longer_than_any_in_training_is_tagged_whole(tiny_tagger: Pat
 
 def test_tags_do_not_depend_on_the_batch(tiny_tagger: Path) -> None:
     predictor = load_model(tiny_tagger)
-    sentences = [s["tokens"] for s in iter_sentences(Path(__file__).parent.parent / "corpora/demo/tagged.dev.conllu")]
+    sentences = [
+        s["tokens"] for s in iter_sentences(Path(__file__).parent.parent / "corpora/demo/tagged.dev.conllu")
+    ]
     together = predictor.tag(sentences)
     alone = [predictor.tag([s])[0] for s in sentences[:5]]
     assert [s.upos for s in together[:5]] == [s.upos for s in alone]
@@ -106,7 +108,9 @@ def test_tags_do_not_depend_on_the_batch(tiny_tagger: Path) -> None:
     assert [s.upos for s in small] == [s.upos for s in together]
 
 
-def test_tag_conllu_changes_only_columns_4_and_5(tiny_tagger: Path, fixtures_dir: Path, tmp_path: Path) -> None:
+def test_tag_conllu_changes_only_columns_4_and_5(
+    tiny_tagger: Path, fixtures_dir: Path, tmp_path: Path
+) -> None:
     source = fixtures_dir / "sample.conllu"
     target = tmp_path / "tagged.conllu"
     count = load_model(tiny_tagger).tag_conllu(source, target, chunk=2)

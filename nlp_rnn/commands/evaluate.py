@@ -50,9 +50,14 @@ def evaluate() -> None:
 
 
 @evaluate.command(name="pos")
-@click.option("--gold", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Gold CoNLL-U file.")
 @click.option(
-    "--pred", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Predicted CoNLL-U, same words."
+    "--gold", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Gold CoNLL-U file."
+)
+@click.option(
+    "--pred",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Predicted CoNLL-U, same words.",
 )
 @click.option(
     "--model",

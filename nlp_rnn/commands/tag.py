@@ -57,10 +57,18 @@ def tag_file(
     help="Model folder (e.g. runs/pos_ewt/model).",
 )
 @click.option(
-    "--input", "input_path", required=True, type=click.Path(dir_okay=False, path_type=Path), help="File to tag."
+    "--input",
+    "input_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to tag.",
 )
 @click.option(
-    "--output", "output_path", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Tagged file."
+    "--output",
+    "output_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Tagged file.",
 )
 @click.option(
     "--format",
@@ -77,7 +85,11 @@ def tag_file(
     help="For --format text: conllu (default) or tags (word/TAG, one line per input line).",
 )
 @click.option(
-    "--tagset", type=click.Choice(["upos", "xpos"]), default="upos", show_default=True, help="Tags of word/TAG output."
+    "--tagset",
+    type=click.Choice(["upos", "xpos"]),
+    default="upos",
+    show_default=True,
+    help="Tags of word/TAG output.",
 )
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
 def tag(

@@ -49,7 +49,10 @@ class PosReport:
 
     def summary(self) -> str:
         """The headline numbers as a few lines of text."""
-        lines = [f"words: {self.words} in {self.sentences} sentences", f"UPOS accuracy: {100 * self.upos_accuracy:.2f}"]
+        lines = [
+            f"words: {self.words} in {self.sentences} sentences",
+            f"UPOS accuracy: {100 * self.upos_accuracy:.2f}",
+        ]
         if self.xpos_accuracy is not None:
             lines.append(f"XPOS accuracy: {100 * self.xpos_accuracy:.2f}")
         if self.unseen_words is not None:
@@ -85,8 +88,9 @@ def read_aligned(gold: str | os.PathLike[str], pred: str | os.PathLike[str]) -> 
             raise InputError(f"more sentences than the gold file {gold} ({words.sentences})", pred, line)
         gold_line, reference = reference
         if predicted["tokens"] != reference["tokens"]:
+            difference = _first_difference(reference["tokens"], predicted["tokens"])
             raise InputError(
-                f"sentence {words.sentences + 1} has words {_first_difference(reference['tokens'], predicted['tokens'])}"
+                f"sentence {words.sentences + 1} has words {difference}"
                 f" where the gold file {gold} (line {gold_line}) differs: evaluation needs gold tokenization",
                 pred,
                 line,
@@ -108,7 +112,7 @@ def read_aligned(gold: str | os.PathLike[str], pred: str | os.PathLike[str]) -> 
 
 
 def _first_difference(gold: Sequence[str], pred: Sequence[str]) -> str:
-    for index, (a, b) in enumerate(zip(gold, pred)):
+    for index, (a, b) in enumerate(zip(gold, pred, strict=False)):  # may differ in length
         if a != b:
             return f"{b!r} at word {index + 1} (gold {a!r})"
     return f"{len(pred)} words (gold {len(gold)})"

@@ -84,7 +84,7 @@ def _first_layer_from_forms(per_form: Tensor, form_index: Tensor, reverse: Tenso
 
 
 def first_layer_weights(encoder: RNNEncoder) -> tuple[Tensor, Tensor]:
-    """The first layer's input weights of both directions (8H x D) and their biases (8H, both biases summed)."""
+    """The first layer's input weights of both directions (8H x D) and their summed biases (8H)."""
     weight, bias, _ = _direction_weights(encoder, 0)
     return weight, bias
 

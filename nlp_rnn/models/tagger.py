@@ -40,7 +40,9 @@ class TaggerConfig(Schema):
     """The architecture of :class:`RNNTagger` (the ``model:`` section of a train_tagger stage)."""
 
     word_dim: int = pydantic.Field(100, ge=0, description="trainable embedding of training words (0: none)")
-    word_min_freq: int = pydantic.Field(2, ge=1, description="training words seen this often get a trainable row")
+    word_min_freq: int = pydantic.Field(
+        2, ge=1, description="training words seen this often get a trainable row"
+    )
     word_dropout: float = pydantic.Field(
         0.1, ge=0, lt=1, description="training: share of trainable word ids replaced by <unk>"
     )
@@ -80,7 +82,9 @@ class CharCNN(nn.Module):
     def __init__(self, num_chars: int, char_dim: int, filters: int, widths: list[int]) -> None:
         super().__init__()
         self.embedding = nn.Embedding(num_chars, char_dim, padding_idx=0)
-        self.convs = nn.ModuleList(nn.Conv1d(char_dim, filters, width, padding=width // 2) for width in widths)
+        self.convs = nn.ModuleList(
+            nn.Conv1d(char_dim, filters, width, padding=width // 2) for width in widths
+        )
         self.output_size = filters * len(widths)
 
     def forward(self, chars: Tensor) -> Tensor:

@@ -14,5 +14,12 @@ from nlp_rnn.stages.word2vec import Word2VecStage
 
 STAGE_KINDS: dict[str, type[Stage]] = {
     stage.kind: stage
-    for stage in (CorpusStage, TokenizeStage, VocabStage, Word2VecStage, TrainClassifierStage, TrainTaggerStage)
+    for stage in (
+        CorpusStage,
+        TokenizeStage,
+        VocabStage,
+        Word2VecStage,
+        TrainClassifierStage,
+        TrainTaggerStage,
+    )
 }

@@ -39,7 +39,9 @@ DEV_PREDICTIONS = "dev.pred.conllu"
 class TaggerTrainerSettings(TrainerConfig):
     """The Trainer's settings with a tagger's defaults: select on dev UPOS accuracy."""
 
-    metric: str = pydantic.Field("upos_accuracy", description="dev metric: upos_accuracy, xpos_accuracy or loss")
+    metric: str = pydantic.Field(
+        "upos_accuracy", description="dev metric: upos_accuracy, xpos_accuracy or loss"
+    )
     mode: Literal["min", "max"] = pydantic.Field("max", description="max for accuracies, min for loss")
     seed: int | None = pydantic.Field(None, description="training randomness (null: the pipeline's seed)")
 
@@ -61,9 +63,12 @@ class TrainTaggerConfig(StageConfig):
     )
     model: TaggerConfig = pydantic.Field(default_factory=TaggerConfig)
     trainer: TaggerTrainerSettings = pydantic.Field(default_factory=TaggerTrainerSettings)
-    model_folder: str = pydantic.Field("", description="subfolder of <run-dir>/model/ ('' = the folder itself)")
+    model_folder: str = pydantic.Field(
+        "", description="subfolder of <run-dir>/model/ ('' = the folder itself)"
+    )
     samples: list[str] = pydantic.Field(
-        default_factory=list, description="raw sentences to tag with the saved model (logged, and in samples.txt)"
+        default_factory=list,
+        description="raw sentences to tag with the saved model (logged, and in samples.txt)",
     )
 
     @pydantic.model_validator(mode="after")
@@ -143,7 +148,9 @@ class TrainTaggerStage(Stage):
             from nlp_rnn.embeddings.embedding_layer import embedding_from_vectors
 
             assert vocabs.pretrained is not None
-            model.pretrained, coverage = embedding_from_vectors(vocabs.pretrained, vectors, freeze=True, seed=seed)
+            model.pretrained, coverage = embedding_from_vectors(
+                vocabs.pretrained, vectors, freeze=True, seed=seed
+            )
         training_words = sorted({word for tokens in train_tokens for word in tokens})
         predictor = TaggingPredictor(model, vocabs, training_words)
         started = time.perf_counter()
@@ -230,7 +237,10 @@ class TrainTaggerStage(Stage):
 
         predictor = load_model(folder)
         sentences = [s.words for text in self.config.samples for s in split_sentences(text)]
-        lines = [" ".join(f"{w}/{t}" for w, t in zip(s.tokens, s.upos, strict=True)) for s in predictor.tag(sentences)]
+        lines = [
+            " ".join(f"{w}/{t}" for w, t in zip(s.tokens, s.upos, strict=True))
+            for s in predictor.tag(sentences)
+        ]
         (ctx.out_dir / SAMPLES_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")
         ctx.log.info("the saved model tags the samples:\n  %s", "\n  ".join(lines))
 
@@ -278,7 +288,9 @@ class TrainTaggerStage(Stage):
 
         upos = tags(config.upos)
         if len(upos) < 2:
-            raise NlpRnnError(f"stage {ctx.name!r}: the training words have {len(upos)} UPOS tag(s); need 2 or more")
+            raise NlpRnnError(
+                f"stage {ctx.name!r}: the training words have {len(upos)} UPOS tag(s); need 2 or more"
+            )
         pretrained = None
         if vectors is not None:
             top = [str(word).lower() for word in vectors.index_to_key[: config.pretrained_words]]

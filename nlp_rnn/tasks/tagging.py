@@ -114,7 +114,7 @@ class FormTable:
         self._matrix[row_of_char, 1 + position] = char_ids
         self._matrix[rows, 1 + lengths] = self.chars.eos_id
         self._lengths[rows] = lengths + 2
-        self.index.update(zip(forms, rows.tolist()))
+        self.index.update(zip(forms, rows.tolist(), strict=True))
 
     def lengths(self) -> np.ndarray:
         """Characters (marks included) of each form, F."""
@@ -144,7 +144,9 @@ class EncodedSentences:
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, ...]:
         start, end = self.offsets[index], self.offsets[index + 1]
-        return tuple(self.columns[name][start:end] for name in ("words", "pretrained", "forms", "upos", "xpos"))
+        return tuple(
+            self.columns[name][start:end] for name in ("words", "pretrained", "forms", "upos", "xpos")
+        )
 
     @property
     def tokens(self) -> int:
@@ -270,7 +272,9 @@ def predict_ids(
     model.eval()
     try:
         with torch.inference_mode():
-            per_form = form_projections(model, encoded, collate.table, device) if model.fast_inference() else None
+            per_form = (
+                form_projections(model, encoded, collate.table, device) if model.fast_inference() else None
+            )
             # batch_size bounds the sentences, max_tokens the padded words, of one batch.
             for indices in inference_batches(encoded.lengths, max(1, max_tokens // 8), max_tokens):
                 examples = [encoded[i] for i in indices]
@@ -291,7 +295,11 @@ def predict_ids(
 
 
 def form_projections(
-    model: RNNTagger, encoded: EncodedSentences, table: FormTable, device: torch.device | str, chunk: int = 4096
+    model: RNNTagger,
+    encoded: EncodedSentences,
+    table: FormTable,
+    device: torch.device | str,
+    chunk: int = 4096,
 ) -> Tensor:
     """The first layer's input products of every form in ``table`` (F x 8H), in chunks of forms of
     similar length (little character padding)."""
@@ -364,7 +372,9 @@ class TaggingPredictor:
         """A collator with an empty form table (one per tagging call: memory does not grow)."""
         return Collate(FormTable(self.vocabs.chars, self.model.config.max_word_chars))
 
-    def tag(self, token_lists: Sequence[Sequence[str]], max_tokens: int = DEFAULT_MAX_TOKENS) -> list[TaggedSentence]:
+    def tag(
+        self, token_lists: Sequence[Sequence[str]], max_tokens: int = DEFAULT_MAX_TOKENS
+    ) -> list[TaggedSentence]:
         """Tag pre-tokenized sentences (each a non-empty list of words)."""
         if isinstance(token_lists, str) or (token_lists and isinstance(token_lists[0], str)):
             raise TypeError("tag takes a list of sentences, each a list of words")
@@ -423,7 +433,9 @@ class TaggingPredictor:
         if output_format not in ("conllu", "tags"):
             raise NlpRnnError(f"output format must be conllu or tags, got {output_format!r}")
         if tagset not in ("upos", "xpos") or (tagset == "xpos" and self.vocabs.xpos is None):
-            raise NlpRnnError(f"tagset {tagset!r}: this model predicts {'UPOS and XPOS' if self.vocabs.xpos else 'UPOS'}")
+            raise NlpRnnError(
+                f"tagset {tagset!r}: this model predicts {'UPOS and XPOS' if self.vocabs.xpos else 'UPOS'}"
+            )
         count = 0
         with atomic_file(target, "w", encoding="utf-8", newline="") as handle:
             for lines in _chunks(iter_lines(source), chunk):
@@ -478,7 +490,9 @@ class TaggingPredictor:
             pretrained_dim = int(config["pretrained_dim"])
             has_xpos = bool(config["xpos"])
         except Exception as exc:  # pydantic, KeyError, TypeError: all mean a broken config
-            raise InputError(f"invalid tagger config: {exc}".splitlines()[0], folder / MODEL_CONFIG_FILE) from None
+            raise InputError(
+                f"invalid tagger config: {exc}".splitlines()[0], folder / MODEL_CONFIG_FILE
+            ) from None
         required = [WORDS_FILE, CHARS_FILE, UPOS_FILE, WEIGHTS_FILE, TRAINING_WORDS_FILE]
         required += [PRETRAINED_FILE] if pretrained_dim else []
         required += [XPOS_FILE] if has_xpos else []
@@ -549,7 +563,9 @@ def model_config(model: RNNTagger, vocabs: TaggingVocabs) -> dict[str, Any]:
     }
 
 
-def write_model_files(folder: Path, model: RNNTagger, vocabs: TaggingVocabs, training_words: Sequence[str]) -> None:
+def write_model_files(
+    folder: Path, model: RNNTagger, vocabs: TaggingVocabs, training_words: Sequence[str]
+) -> None:
     """Everything of a model folder except the weights and metrics (so that the Trainer's ``best/``
     checkpoint is a loadable model folder too)."""
     folder.mkdir(parents=True, exist_ok=True)
