@@ -229,3 +229,33 @@ __all__ = [
     "pad_sequences",
     "padding_mask",
 ]
+
+
+def inference_batches(
+    lengths: Sequence[int], batch_size: int = 256, max_tokens: int | None = None
+) -> list[list[int]]:
+    """Indices sorted by length, cut into batches that hold one length where that costs little.
+
+    A batch of one length has no padding, so the encoder runs PyTorch's fused kernel on it
+    directly; a batch that mixes lengths needs packing or masking, which costs more than the few
+    padded steps themselves. So a batch is closed where the length changes once it holds a
+    quarter of ``batch_size``; smaller groups of a length (long texts, where lengths rarely repeat)
+    share a batch with their neighbours. ``max_tokens`` caps padded tokens per batch.
+    """
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for index in order:
+        length = lengths[index]
+        if current:
+            full = len(current) >= batch_size or (
+                max_tokens is not None and length * (len(current) + 1) > max_tokens
+            )
+            new_length = length != lengths[current[-1]] and len(current) >= max(1, batch_size // 4)
+            if full or new_length:
+                batches.append(current)
+                current = []
+        current.append(index)
+    if current:
+        batches.append(current)
+    return batches

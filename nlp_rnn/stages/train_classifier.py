@@ -117,20 +117,7 @@ class TrainClassifierStage(Stage):
         return [config.input, *(name for name in (config.vocab, config.labels) if name is not None)]
 
     def input_files(self, data_dir: Path) -> list[Path]:
-        vectors = self.config.embedding.vectors
-        if vectors is None:
-            return []
-        path = Path(vectors)
-        if not path.exists():
-            from nlp_rnn.errors import ConfigError
-
-            raise ConfigError(
-                f"embedding.vectors: {path} not found (train vectors first, e.g. with "
-                "pipelines/word2vec_wiki.yaml, or set embedding.vectors=null for random embeddings)"
-            )
-        if path.is_dir():  # a word2vec run's model folder: the files in it
-            return sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
-        return [path]
+        return vectors_files(self.config.embedding.vectors, "embedding.vectors")
 
     def run(self, ctx: StageContext) -> Metrics:
         from nlp_rnn.embeddings.embedding_layer import build_embedding
@@ -369,6 +356,24 @@ class TrainClassifierStage(Stage):
             return [str(values[i]) for i in kept]
         tokens = rows[self.config.tokens]
         return [" ".join(tokens[i]) for i in kept]
+
+
+def vectors_files(location: str | None, setting: str) -> list[Path]:
+    """The files a ``vectors:`` setting reads (a word2vec run's model folder: the files in it), so
+    that a training stage re-runs when the vectors change; a missing path is a config error."""
+    if location is None:
+        return []
+    path = Path(location)
+    if not path.exists():
+        from nlp_rnn.errors import ConfigError
+
+        raise ConfigError(
+            f"{setting}: {path} not found (train vectors first, e.g. with "
+            f"pipelines/word2vec_wiki.yaml, or set {setting}=null)"
+        )
+    if path.is_dir():
+        return sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+    return [path]
 
 
 def hold_out(rows: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:

@@ -28,6 +28,7 @@ import pydantic
 from nlp_rnn.models.tagger import TaggerConfig
 from nlp_rnn.pipeline import Metrics, Stage, StageConfig, StageContext
 from nlp_rnn.stages.corpus import load_split
+from nlp_rnn.stages.train_classifier import vectors_files
 from nlp_rnn.training.config import TrainerConfig
 
 EVALUATION_DIR = "evaluation"
@@ -88,20 +89,7 @@ class TrainTaggerStage(Stage):
         return [self.config.input]
 
     def input_files(self, data_dir: Path) -> list[Path]:
-        vectors = self.config.vectors
-        if vectors is None:
-            return []
-        path = Path(vectors)
-        if not path.exists():
-            from nlp_rnn.errors import ConfigError
-
-            raise ConfigError(
-                f"vectors: {path} not found (train vectors first, e.g. with pipelines/word2vec_wiki.yaml, "
-                "or set vectors=null)"
-            )
-        if path.is_dir():  # a word2vec run's model folder: the files in it
-            return sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
-        return [path]
+        return vectors_files(self.config.vectors, "vectors")
 
     def run(self, ctx: StageContext) -> Metrics:
         from nlp_rnn.tasks.tagging import (
@@ -118,9 +106,11 @@ class TrainTaggerStage(Stage):
         source_dir = ctx.input_dir(config.input)
         train_rows = self._split(ctx, source_dir, config.train_split)
         dev_rows = self._split(ctx, source_dir, config.dev_split)
-        train_tokens = train_rows[config.tokens]
         vectors = self._vectors()
-        vocabs = self._vocabs(ctx, train_rows, vectors)
+        forms: Counter[str] = Counter()  # the training word forms, read from Arrow once
+        for tokens in train_rows[config.tokens]:
+            forms.update(tokens)
+        vocabs = self._vocabs(ctx, train_rows, forms, vectors)
         collate = Collate(FormTable(vocabs.chars, config.model.max_word_chars))
 
         def encode(rows):  # -> EncodedSentences
@@ -151,14 +141,12 @@ class TrainTaggerStage(Stage):
             model.pretrained, coverage = embedding_from_vectors(
                 vocabs.pretrained, vectors, freeze=True, seed=seed
             )
-        training_words = sorted({word for tokens in train_tokens for word in tokens})
-        predictor = TaggingPredictor(model, vocabs, training_words)
+        predictor = TaggingPredictor(model, vocabs, sorted(forms))
         started = time.perf_counter()
         result = self._train(ctx, predictor, train, dev, collate, seed)
         train_seconds = time.perf_counter() - started
 
-        from nlp_rnn.tasks.classification import load_weights_file
-        from nlp_rnn.tasks.tagging import WEIGHTS_FILE
+        from nlp_rnn.tasks import WEIGHTS_FILE, load_weights_file
 
         assert result.best_dir is not None  # there is always dev data
         load_weights_file(model, result.best_dir / WEIGHTS_FILE)
@@ -266,15 +254,12 @@ class TrainTaggerStage(Stage):
 
         return load_any_vectors(self.config.vectors, self.config.vectors_format)
 
-    def _vocabs(self, ctx: StageContext, train_rows, vectors):  # -> TaggingVocabs
+    def _vocabs(self, ctx: StageContext, train_rows, forms: Counter[str], vectors):  # -> TaggingVocabs
         from nlp_rnn.errors import NlpRnnError
         from nlp_rnn.tasks.tagging import TaggingVocabs
         from nlp_rnn.text.vocab import LABEL_SPECIALS, NO_MARKERS, SPECIALS, Vocab
 
         config = self.config
-        forms: Counter[str] = Counter()
-        for tokens in train_rows[config.tokens]:
-            forms.update(tokens)
         lowered: Counter[str] = Counter()
         chars: Counter[str] = Counter()
         for form, count in forms.items():

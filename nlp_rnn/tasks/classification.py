@@ -14,8 +14,6 @@ A model folder (written by :meth:`ClassificationPredictor.save`, loaded by
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -27,11 +25,18 @@ import torch
 from torch import Tensor, nn
 
 from nlp_rnn import __version__
+from nlp_rnn.data.batching import inference_batches
 from nlp_rnn.errors import InputError, NlpRnnError
 from nlp_rnn.evaluation.classification import ClassificationReport, classification_report
-from nlp_rnn.fileio import atomic_file
 from nlp_rnn.models.classifier import ClassifierConfig, RNNClassifier
-from nlp_rnn.tasks import MODEL_CONFIG_FILE, read_model_config
+from nlp_rnn.tasks import (
+    MODEL_CONFIG_FILE,
+    WEIGHTS_FILE,
+    load_weights_file,
+    read_task_config,
+    save_weights,
+    write_json,
+)
 from nlp_rnn.text.tokenizers import Tokenizer, load_tokenizer
 from nlp_rnn.text.vocab import Vocab
 
@@ -40,8 +45,6 @@ FORMAT_VERSION = 1
 VOCAB_FILE = "vocab.json"
 LABELS_FILE = "labels.json"
 TOKENIZER_DIR = "tokenizer"
-WEIGHTS_FILE = "model.safetensors"
-METRICS_FILE = "metrics.json"
 
 Truncation = Literal["head", "tail", "head_tail"]
 TRUNCATIONS = ("head", "tail", "head_tail")
@@ -259,36 +262,6 @@ def predict_examples(
     return probabilities
 
 
-def inference_batches(
-    lengths: Sequence[int], batch_size: int = 256, max_tokens: int | None = None
-) -> list[list[int]]:
-    """Indices sorted by length, cut into batches that hold one length where that costs little.
-
-    A batch of one length has no padding, so the encoder runs PyTorch's fused kernel on it
-    directly; a batch that mixes lengths needs packing or masking, which costs more than the few
-    padded steps themselves. So a batch is closed where the length changes once it holds a
-    quarter of ``batch_size``; smaller groups of a length (long texts, where lengths rarely repeat)
-    share a batch with their neighbours. ``max_tokens`` caps padded tokens per batch.
-    """
-    order = sorted(range(len(lengths)), key=lengths.__getitem__)
-    batches: list[list[int]] = []
-    current: list[int] = []
-    for index in order:
-        length = lengths[index]
-        if current:
-            full = len(current) >= batch_size or (
-                max_tokens is not None and length * (len(current) + 1) > max_tokens
-            )
-            new_length = length != lengths[current[-1]] and len(current) >= max(1, batch_size // 4)
-            if full or new_length:
-                batches.append(current)
-                current = []
-        current.append(index)
-    if current:
-        batches.append(current)
-    return batches
-
-
 # --------------------------------------------------------------------------- the predictor
 
 
@@ -382,32 +355,16 @@ class ClassificationPredictor:
 
     def save(self, folder: str | Path, metrics: Mapping[str, float] | None = None) -> Path:
         """Write a complete model folder (weights included)."""
-        from safetensors.torch import save_model
-
         folder = Path(folder)
         write_model_files(folder, self.model, self.tokenizer, self.vocab, self.label_vocab, self.settings)
-        partial = folder / f".{WEIGHTS_FILE}.tmp"
-        save_model(self.model, str(partial))
-        os.replace(partial, folder / WEIGHTS_FILE)  # atomic: a crash leaves no truncated weights
-        if metrics is not None:
-            _write_json(folder / METRICS_FILE, dict(metrics))
+        save_weights(self.model, folder, metrics)
         return folder
 
     @classmethod
     def load(cls, folder: str | Path, device: torch.device | str = "cpu") -> ClassificationPredictor:
         """Load a model folder; missing or broken files raise :class:`NlpRnnError` naming them."""
         folder = Path(folder)
-        config = read_model_config(folder)
-        if config["task"] != TASK:
-            raise NlpRnnError(
-                f"{folder}: config.json says task: {config['task']!r}; this loader reads {TASK} models"
-            )
-        version = config.get("format_version")
-        if version != FORMAT_VERSION:
-            raise NlpRnnError(
-                f"{folder / MODEL_CONFIG_FILE}: model folder version {version!r}; "
-                f"this nlp-rnn reads version {FORMAT_VERSION}"
-            )
+        config = read_task_config(folder, TASK, FORMAT_VERSION)
         path = folder / MODEL_CONFIG_FILE
         try:
             architecture = ClassifierConfig.model_validate(config["model"])
@@ -461,31 +418,7 @@ def write_model_files(
     """Everything of a model folder except the weights and metrics (the Trainer writes those into
     its checkpoints; this goes beside them, so that ``best/`` is a loadable model folder)."""
     folder.mkdir(parents=True, exist_ok=True)
-    _write_json(folder / MODEL_CONFIG_FILE, model_config(model, vocab, label_vocab, settings))
+    write_json(folder / MODEL_CONFIG_FILE, model_config(model, vocab, label_vocab, settings))
     vocab.save(folder / VOCAB_FILE)
     label_vocab.save(folder / LABELS_FILE)
     tokenizer.save(folder / TOKENIZER_DIR)
-
-
-def load_weights_file(model: nn.Module, path: Path) -> None:
-    """Load safetensors weights into ``model``; a truncated or foreign file is a clear error."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_model
-
-    try:
-        missing, unexpected = load_model(model, str(path), strict=False)
-    except (SafetensorError, OSError) as exc:
-        raise NlpRnnError(f"{path}: cannot read the weights ({exc}); the file may be truncated") from None
-    except RuntimeError as exc:  # shapes differ from config.json's
-        raise NlpRnnError(f"{path}: the weights do not fit config.json: {str(exc).splitlines()[0]}") from None
-    if missing or unexpected:
-        raise NlpRnnError(
-            f"{path}: the weights do not fit config.json; "
-            f"missing {sorted(missing)}, unexpected {sorted(unexpected)}"
-        )
-
-
-def _write_json(path: Path, data: Mapping[str, Any]) -> None:
-    with atomic_file(path, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2, ensure_ascii=False)
-        handle.write("\n")

@@ -17,7 +17,6 @@ or :func:`nlp_rnn.api.load_model`)::
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,12 +28,19 @@ import torch
 from torch import Tensor, nn
 
 from nlp_rnn import __version__
+from nlp_rnn.data.batching import inference_batches
 from nlp_rnn.data.conllu import iter_sentences, write_conllu
 from nlp_rnn.errors import InputError, NlpRnnError
 from nlp_rnn.fileio import atomic_file, iter_lines
 from nlp_rnn.models.tagger import IGNORE, RNNTagger, TaggerConfig
-from nlp_rnn.tasks import MODEL_CONFIG_FILE, read_model_config
-from nlp_rnn.tasks.classification import inference_batches, load_weights_file
+from nlp_rnn.tasks import (
+    MODEL_CONFIG_FILE,
+    WEIGHTS_FILE,
+    load_weights_file,
+    read_task_config,
+    save_weights,
+    write_json,
+)
 from nlp_rnn.text.sentences import Sentence, split_sentences
 from nlp_rnn.text.vocab import Vocab
 
@@ -46,8 +52,6 @@ CHARS_FILE = "chars.json"
 UPOS_FILE = "upos.json"
 XPOS_FILE = "xpos.json"
 TRAINING_WORDS_FILE = "training_words.txt"
-WEIGHTS_FILE = "model.safetensors"
-METRICS_FILE = "metrics.json"
 
 DEFAULT_MAX_TOKENS = 8192  # words per inference batch
 
@@ -235,7 +239,7 @@ class Collate:
 def evaluate_batches(model: nn.Module, batches: Iterable[Mapping[str, Tensor]]) -> dict[str, float]:
     """The Trainer's evaluate function: dev ``upos_accuracy``, ``xpos_accuracy`` and ``loss``."""
     correct = {"upos": 0, "xpos": 0}
-    words, loss_sum, loss_words = 0, 0.0, 0
+    words, loss_sum = 0, 0.0
     for batch in batches:
         output = model(batch)
         real = batch["upos"] != IGNORE  # B x T
@@ -246,8 +250,7 @@ def evaluate_batches(model: nn.Module, batches: Iterable[Mapping[str, Tensor]]) 
             if logits is not None and name in batch:
                 correct[name] += int(((logits.argmax(-1) == batch[name]) & real).sum())
         loss_sum += float(output["loss"]) * count
-        loss_words += count
-    metrics = {"upos_accuracy": correct["upos"] / max(words, 1), "loss": loss_sum / max(loss_words, 1)}
+    metrics = {"upos_accuracy": correct["upos"] / max(words, 1), "loss": loss_sum / max(words, 1)}
     if getattr(model, "xpos", None) is not None:
         metrics["xpos_accuracy"] = correct["xpos"] / max(words, 1)
     return metrics
@@ -383,19 +386,15 @@ class TaggingPredictor:
         collate = self.new_collate()
         encoded = encode_sentences(token_lists, self.vocabs, collate.table)
         upos_ids, xpos_ids = predict_ids(self.model, encoded, collate, max_tokens, self.device)
-        upos_names = self.vocabs.upos.itos
-        xpos_names = self.vocabs.xpos.itos if self.vocabs.xpos is not None else None
-        sentences = []
-        for index, tokens in enumerate(token_lists):
-            start, end = encoded.offsets[index], encoded.offsets[index + 1]
-            sentences.append(
-                TaggedSentence(
-                    list(tokens),
-                    [upos_names[i] for i in upos_ids[start:end]],
-                    None if xpos_ids is None else [xpos_names[i] for i in xpos_ids[start:end]],
-                )
-            )
-        return sentences
+        upos = _tag_names(self.vocabs.upos, upos_ids)
+        xpos = (
+            None if xpos_ids is None or self.vocabs.xpos is None else _tag_names(self.vocabs.xpos, xpos_ids)
+        )
+        bounds = encoded.offsets.tolist()
+        return [
+            TaggedSentence(list(tokens), upos[start:end], None if xpos is None else xpos[start:end])
+            for tokens, start, end in zip(token_lists, bounds, bounds[1:], strict=False)
+        ]
 
     def tag_conllu(
         self, source: str | os.PathLike[str], target: str | os.PathLike[str], chunk: int = 2000
@@ -460,31 +459,16 @@ class TaggingPredictor:
 
     def save(self, folder: str | Path, metrics: Mapping[str, float] | None = None) -> Path:
         """Write a complete model folder (weights included)."""
-        from safetensors.torch import save_model
-
         folder = Path(folder)
         write_model_files(folder, self.model, self.vocabs, self.training_words)
-        partial = folder / f".{WEIGHTS_FILE}.tmp"
-        save_model(self.model, str(partial))
-        os.replace(partial, folder / WEIGHTS_FILE)  # atomic: a crash leaves no truncated weights
-        if metrics is not None:
-            _write_json(folder / METRICS_FILE, dict(metrics))
+        save_weights(self.model, folder, metrics)
         return folder
 
     @classmethod
     def load(cls, folder: str | Path, device: torch.device | str = "cpu") -> TaggingPredictor:
         """Load a model folder; missing or broken files raise :class:`NlpRnnError` naming them."""
         folder = Path(folder)
-        config = read_model_config(folder)
-        if config["task"] != TASK:
-            raise NlpRnnError(
-                f"{folder}: config.json says task: {config['task']!r}; this loader reads {TASK} models"
-            )
-        if config.get("format_version") != FORMAT_VERSION:
-            raise NlpRnnError(
-                f"{folder / MODEL_CONFIG_FILE}: model folder version {config.get('format_version')!r}; "
-                f"this nlp-rnn reads version {FORMAT_VERSION}"
-            )
+        config = read_task_config(folder, TASK, FORMAT_VERSION)
         try:
             architecture = TaggerConfig.model_validate(config["model"])
             pretrained_dim = int(config["pretrained_dim"])
@@ -510,6 +494,11 @@ class TaggingPredictor:
         load_weights_file(model, folder / WEIGHTS_FILE)
         training_words = (folder / TRAINING_WORDS_FILE).read_text(encoding="utf-8").split("\n")
         return cls(model, vocabs, [w for w in training_words if w], device=device)
+
+
+def _tag_names(vocab: Vocab, ids: np.ndarray) -> list[str]:
+    """Tag names of flat ids, looked up by NumPy (no Python loop over words)."""
+    return np.asarray(vocab.itos, dtype=object)[ids].tolist()
 
 
 def _chunks(items: Iterable, size: int) -> Iterator[list]:
@@ -569,7 +558,7 @@ def write_model_files(
     """Everything of a model folder except the weights and metrics (so that the Trainer's ``best/``
     checkpoint is a loadable model folder too)."""
     folder.mkdir(parents=True, exist_ok=True)
-    _write_json(folder / MODEL_CONFIG_FILE, model_config(model, vocabs))
+    write_json(folder / MODEL_CONFIG_FILE, model_config(model, vocabs))
     vocabs.words.save(folder / WORDS_FILE)
     vocabs.chars.save(folder / CHARS_FILE)
     vocabs.upos.save(folder / UPOS_FILE)
@@ -579,9 +568,3 @@ def write_model_files(
         vocabs.pretrained.save(folder / PRETRAINED_FILE)
     with atomic_file(folder / TRAINING_WORDS_FILE, "w", encoding="utf-8", newline="\n") as handle:
         handle.write("".join(word + "\n" for word in training_words))
-
-
-def _write_json(path: Path, data: Mapping[str, Any]) -> None:
-    with atomic_file(path, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2, ensure_ascii=False)
-        handle.write("\n")
