@@ -17,7 +17,7 @@ import os
 from nlp_rnn.errors import NlpRnnError
 from nlp_rnn.tasks import read_model_config
 
-TASKS = ("classification", "tagging")
+TASKS = ("classification", "tagging", "forecasting")
 
 
 def load_model(folder: str | os.PathLike[str], device: str = "cpu"):  # -> a task's predictor
@@ -36,6 +36,10 @@ def load_model(folder: str | os.PathLike[str], device: str = "cpu"):  # -> a tas
         from nlp_rnn.tasks.tagging import TaggingPredictor
 
         return TaggingPredictor.load(folder, device=device)
+    if task == "forecasting":  # small models: always on the CPU
+        from nlp_rnn.tasks.forecasting import ForecastingPredictor
+
+        return ForecastingPredictor.load(folder)
     raise NlpRnnError(
         f"{folder}: config.json says task {task!r}; this version of nlp-rnn loads {', '.join(TASKS)} models"
     )

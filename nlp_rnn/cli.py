@@ -16,6 +16,7 @@ from nlp_rnn import __version__
 from nlp_rnn.commands.classify import classify, evaluate_classifier_command
 from nlp_rnn.commands.corpus import corpus
 from nlp_rnn.commands.evaluate import evaluate
+from nlp_rnn.commands.forecast import forecast, train_forecaster
 from nlp_rnn.commands.tag import tag
 from nlp_rnn.commands.text import tokenize, vocab
 from nlp_rnn.commands.w2v import w2v
@@ -103,3 +104,5 @@ main.add_command(classify)
 main.add_command(evaluate_classifier_command)
 main.add_command(tag)
 main.add_command(evaluate)
+main.add_command(forecast)
+main.add_command(train_forecaster)

@@ -30,7 +30,7 @@ import pydantic
 import yaml
 
 from nlp_rnn import __version__
-from nlp_rnn.config import Schema, apply_overrides, load_yaml, substitute, validate
+from nlp_rnn.config import RawConfig, Schema, apply_overrides, load_yaml, substitute, validate
 from nlp_rnn.errors import ConfigError, NlpRnnError
 from nlp_rnn.fileio import atomic_dir, atomic_file
 
@@ -123,11 +123,21 @@ def load_pipeline(
     stage_kinds: Mapping[str, type[Stage]] | None = None,
 ) -> Pipeline:
     """Read, override, substitute and validate a pipeline file; check its stage graph."""
+    return pipeline_from_raw(load_yaml(path), overrides, data_dir, stage_kinds)
+
+
+def pipeline_from_raw(
+    raw: RawConfig,
+    overrides: list[str] | tuple[str, ...] = (),
+    data_dir: str | os.PathLike[str] | None = None,
+    stage_kinds: Mapping[str, type[Stage]] | None = None,
+) -> Pipeline:
+    """:func:`load_pipeline` for a config already in memory (``raw.path`` names its origin)."""
     if stage_kinds is None:
         from nlp_rnn.stages import STAGE_KINDS
 
         stage_kinds = STAGE_KINDS
-    raw = apply_overrides(load_yaml(path), overrides)
+    raw = apply_overrides(raw, overrides)
     variables = {"data_dir": str(resolve_data_dir(data_dir)), "pipeline_dir": str(raw.path.resolve().parent)}
     data = substitute(raw.data, variables)
     config = validate(PipelineConfig, data, raw)

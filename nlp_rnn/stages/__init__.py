@@ -6,8 +6,10 @@ Stage modules import heavy libraries inside ``run`` so that loading a pipeline s
 
 from nlp_rnn.pipeline import Stage
 from nlp_rnn.stages.corpus import CorpusStage
+from nlp_rnn.stages.series import SeriesStage
 from nlp_rnn.stages.tokenize import TokenizeStage
 from nlp_rnn.stages.train_classifier import TrainClassifierStage
+from nlp_rnn.stages.train_forecaster import TrainForecasterStage
 from nlp_rnn.stages.train_tagger import TrainTaggerStage
 from nlp_rnn.stages.vocab import VocabStage
 from nlp_rnn.stages.word2vec import Word2VecStage
@@ -21,5 +23,7 @@ STAGE_KINDS: dict[str, type[Stage]] = {
         Word2VecStage,
         TrainClassifierStage,
         TrainTaggerStage,
+        SeriesStage,
+        TrainForecasterStage,
     )
 }

@@ -1,0 +1,259 @@
+"""Forecasting as a task: transform a series, cut it into windows, train an ensemble of RNN
+forecasters with the shared Trainer, forecast from any origin, save and load a model folder.
+
+Every feature is differenced alike (so all columns lose the same first rows) and scaled with
+statistics of the training span; the value transform (log/sqrt) applies to the target only,
+since other columns may hold zeros or negatives.
+
+Multi-step forecasts run in blocks of the model's output steps: a direct model with ``horizon``
+outputs forecasts up to ``horizon`` rows in one pass; further rows (and every row of a
+``recursive`` model, which has one output) come from feeding the forecasts back as inputs, which
+needs a univariate model (the target is its only input).
+
+A model folder (:meth:`ForecastingPredictor.save`)::
+
+    config.json         task, settings, architecture, fitted transforms, how to read a series
+    model.safetensors   the ensemble's weights
+    metrics.json        test and validation errors of the run that trained it
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pydantic
+import torch
+from torch import Tensor
+
+from nlp_rnn import __version__
+from nlp_rnn.config import Schema
+from nlp_rnn.errors import InputError, NlpRnnError
+from nlp_rnn.models.forecaster import ForecasterConfig, ForecasterEnsemble
+from nlp_rnn.series.io import TimeSeries
+from nlp_rnn.series.transforms import Scaling, SeriesTransform, ValueTransform
+from nlp_rnn.series.windows import WindowGenerator
+from nlp_rnn.tasks import (
+    MODEL_CONFIG_FILE,
+    WEIGHTS_FILE,
+    load_weights_file,
+    read_task_config,
+    save_weights,
+    write_json,
+)
+
+TASK = "forecasting"
+FORMAT_VERSION = 1
+
+
+class WindowSettings(Schema):
+    """What the model sees and forecasts (the window part of a train_forecaster stage)."""
+
+    target: str | None = pydantic.Field(None, description="the column to forecast (null: the first column)")
+    features: list[str] | None = pydantic.Field(
+        None, description="input columns (null: the target alone); the target is added if missing"
+    )
+    window: int = pydantic.Field(12, ge=1, description="rows per input window (Keras' length)")
+    sampling_rate: int = pydantic.Field(1, ge=1, description="keep every n-th row of a window")
+    stride: int = pydantic.Field(1, ge=1, description="training windows start every n-th row")
+    horizon: int = pydantic.Field(1, ge=1, description="rows forecast from each origin")
+    strategy: Literal["direct", "recursive"] = pydantic.Field(
+        "direct", description="direct: one output per forecast row; recursive: one output, fed back"
+    )
+    transform: ValueTransform = pydantic.Field("none", description="value transform of the target")
+    differences: Literal["auto"] | int = pydantic.Field(
+        "auto", description="first differences (auto: the fewest that ADF and KPSS call stationary)"
+    )
+    seasonal_differences: int = pydantic.Field(0, ge=0, le=2, description="seasonal differences")
+    season: Literal["auto"] | int = pydantic.Field(
+        "auto", description="rows per season (auto: 12 for monthly data, 4 quarterly, ..., 1 yearly)"
+    )
+    scaling: Scaling = pydantic.Field("standard", description="scaling of the differenced values")
+
+    @pydantic.field_validator("differences", "season")
+    @classmethod
+    def _non_negative(cls, value: str | int) -> str | int:
+        if isinstance(value, int) and value < 0:
+            raise ValueError("must be auto or a number of 0 or more")
+        return value
+
+
+@dataclass(frozen=True)
+class ModelInputs:
+    """The resolved choices of a trained model: columns, orders, and the fitted transforms."""
+
+    target: str
+    features: list[str]  # the target first
+    window: int
+    sampling_rate: int
+    outputs: int  # forecast rows per pass (1 for recursive)
+    transforms: dict[str, SeriesTransform]
+
+    @property
+    def lag(self) -> int:
+        return self.transforms[self.target].lag
+
+    @property
+    def univariate(self) -> bool:
+        return self.features == [self.target]
+
+    def transformed(self, series: TimeSeries) -> np.ndarray:
+        """(n, F) model-scale values, NaN in the first ``lag`` rows."""
+        return np.stack(
+            [
+                self.transforms[name].forward(series.column(name), f"column {name!r}")
+                for name in self.features
+            ],
+            axis=1,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "features": self.features,
+            "window": self.window,
+            "sampling_rate": self.sampling_rate,
+            "outputs": self.outputs,
+            "transforms": {name: t.to_dict() for name, t in self.transforms.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelInputs:
+        return cls(
+            target=str(data["target"]),
+            features=[str(name) for name in data["features"]],
+            window=int(data["window"]),
+            sampling_rate=int(data["sampling_rate"]),
+            outputs=int(data["outputs"]),
+            transforms={name: SeriesTransform.from_dict(t) for name, t in data["transforms"].items()},
+        )
+
+
+class WindowDataset(Sequence):
+    """The windows of a generator as Trainer examples: ``(inputs L x F, targets H)``."""
+
+    def __init__(self, generator: WindowGenerator) -> None:
+        inputs, targets = generator.all()  # N x L x F, N (x H)
+        self.inputs = torch.as_tensor(inputs, dtype=torch.float32)
+        self.targets = torch.as_tensor(targets, dtype=torch.float32).reshape(len(inputs), -1)
+        if torch.isnan(self.inputs).any() or torch.isnan(self.targets).any():
+            raise NlpRnnError("a window reaches into the rows lost to differencing")  # a caller's bug
+        self.lengths = [self.inputs.shape[1]] * len(self.inputs)
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
+        return self.inputs[index], self.targets[index]
+
+
+def collate(examples: list[tuple[Tensor, Tensor]]) -> dict[str, Tensor]:
+    inputs, targets = zip(*examples, strict=True)
+    return {"inputs": torch.stack(inputs), "targets": torch.stack(targets)}  # B x L x F, B x H
+
+
+class ForecastingPredictor:
+    """A trained ensemble with its inputs; forecasts on the original scale of the target."""
+
+    def __init__(
+        self,
+        model: ForecasterEnsemble,
+        inputs: ModelInputs,
+        architecture: ForecasterConfig,
+        reading: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.model, self.inputs, self.architecture = model, inputs, architecture
+        self.reading = dict(reading or {})  # load_series options of the training series
+
+    def forecast_rows(self, series: TimeSeries, origins: np.ndarray, horizon: int) -> np.ndarray:
+        """(N, H) forecasts of rows ``o ... o + H - 1`` for each origin ``o``, from the rows before it."""
+        inputs = self.inputs
+        origins = np.asarray(origins, dtype=np.int64)
+        span = inputs.lag + inputs.window
+        if origins.min() < span:
+            raise NlpRnnError(
+                f"a forecast needs {span} earlier rows ({inputs.lag} lost to differencing and a window "
+                f"of {inputs.window}); the first origin has {int(origins.min())}"
+            )
+        if horizon > inputs.outputs and not inputs.univariate:
+            raise NlpRnnError(
+                f"this model forecasts {inputs.outputs} row(s) per pass from {len(inputs.features)} "
+                f"columns; more rows would need the other columns' future values"
+            )
+        z = inputs.transformed(series)  # n x F
+        rows = origins[:, None] + np.arange(-inputs.window, 0)[None, :]
+        recent = torch.as_tensor(z[rows], dtype=torch.float32)  # N x window x F, every row
+        forecasts = []  # blocks of N x outputs, model scale
+        done = 0
+        while done < horizon:
+            block = self.model.predict(recent[:, :: inputs.sampling_rate])  # N x outputs
+            forecasts.append(block)
+            done += block.shape[1]
+            if done < horizon:  # univariate: slide the window over the forecasts
+                recent = torch.cat([recent, block.unsqueeze(-1)], dim=1)[:, -inputs.window :]
+        predicted = torch.cat(forecasts, dim=1)[:, :horizon].numpy().astype(np.float64)  # N x H
+        target = series.column(inputs.target)
+        lag = inputs.lag
+        history = (
+            target[origins[:, None] + np.arange(-lag, 0)[None, :]] if lag else np.empty((len(origins), 0))
+        )
+        return inputs.transforms[inputs.target].invert(predicted, history)
+
+    def forecast(self, series: TimeSeries, horizon: int) -> tuple[list[str], np.ndarray]:
+        """The ``horizon`` rows after the end of ``series``: their time stamps and forecasts."""
+        if horizon < 1:
+            raise NlpRnnError(f"the horizon must be 1 or more, got {horizon}")
+        for name in self.inputs.features:
+            series.column(name)  # a missing column is a clear error
+        needed = self.inputs.lag + self.inputs.window
+        if len(series) < needed:
+            raise InputError(
+                f"{len(series)} rows: the model needs the last {needed} rows ({self.inputs.lag} lost "
+                f"to differencing and a window of {self.inputs.window})",
+                series.source,
+            )
+        values = self.forecast_rows(series, np.array([len(series)]), horizon)[0]
+        return series.future_times(horizon), values
+
+    # --- saving -------------------------------------------------------------------------------
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "task": TASK,
+            "format_version": FORMAT_VERSION,
+            "nlp_rnn_version": __version__,
+            "model": self.architecture.model_dump(),
+            "members": len(self.model.members),
+            "inputs": self.inputs.to_dict(),
+            "reading": self.reading,
+        }
+
+    def save(self, folder: str | Path, metrics: Mapping[str, float] | None = None) -> Path:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        write_json(folder / MODEL_CONFIG_FILE, self.config())
+        save_weights(self.model, folder, metrics)
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> ForecastingPredictor:
+        folder = Path(folder)
+        config = read_task_config(folder, TASK, FORMAT_VERSION)
+        try:
+            architecture = ForecasterConfig.model_validate(config["model"])
+            inputs = ModelInputs.from_dict(config["inputs"])
+            members = int(config["members"])
+            reading = dict(config.get("reading") or {})
+        except Exception as exc:  # pydantic, KeyError, TypeError: all mean a broken config
+            raise InputError(
+                f"invalid forecaster config: {exc}".splitlines()[0], folder / MODEL_CONFIG_FILE
+            ) from None
+        if not (folder / WEIGHTS_FILE).is_file():
+            raise NlpRnnError(f"{folder}: the model folder lacks {WEIGHTS_FILE}")
+        model = ForecasterEnsemble.build(architecture, len(inputs.features), inputs.outputs, members)
+        load_weights_file(model, folder / WEIGHTS_FILE)
+        model.eval()
+        return cls(model, inputs, architecture, reading)
