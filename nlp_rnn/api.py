@@ -17,7 +17,7 @@ import os
 from nlp_rnn.errors import NlpRnnError
 from nlp_rnn.tasks import read_model_config
 
-TASKS = ("classification", "tagging", "forecasting")
+TASKS = ("classification", "tagging", "forecasting", "translation")
 
 
 def load_model(folder: str | os.PathLike[str], device: str = "cpu"):  # -> a task's predictor
@@ -40,6 +40,10 @@ def load_model(folder: str | os.PathLike[str], device: str = "cpu"):  # -> a tas
         from nlp_rnn.tasks.forecasting import ForecastingPredictor
 
         return ForecastingPredictor.load(folder)
+    if task == "translation":
+        from nlp_rnn.tasks.translation import TranslationPredictor
+
+        return TranslationPredictor.load(folder, device=device)
     raise NlpRnnError(
         f"{folder}: config.json says task {task!r}; this version of nlp-rnn loads {', '.join(TASKS)} models"
     )

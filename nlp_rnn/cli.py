@@ -19,6 +19,7 @@ from nlp_rnn.commands.evaluate import evaluate
 from nlp_rnn.commands.forecast import forecast, train_forecaster
 from nlp_rnn.commands.tag import tag
 from nlp_rnn.commands.text import tokenize, vocab
+from nlp_rnn.commands.translate import translate
 from nlp_rnn.commands.w2v import w2v
 from nlp_rnn.errors import NlpRnnError
 
@@ -106,3 +107,4 @@ main.add_command(tag)
 main.add_command(evaluate)
 main.add_command(forecast)
 main.add_command(train_forecaster)
+main.add_command(translate)

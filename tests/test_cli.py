@@ -23,16 +23,18 @@ def invoke(*args: str):
 def test_run_demo_then_reuse(tmp_path: Path) -> None:
     first = invoke("run", DEMO, "--run-dir", tmp_path)
     assert first.exit_code == 0, first.output
-    assert "12 stage(s) ran, 0 reused" in first.output
+    assert "13 stage(s) ran, 0 reused" in first.output
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["sentiment_data.train.rows"] == 400
     assert metrics["pos_tagger.dev.upos_accuracy"] > 0.8  # 121 dev words of the demo treebank
     assert (tmp_path / "model" / "tagger" / "config.json").is_file()
+    assert metrics["translator.dev.bleu"] > 50  # the demo language is a word-for-word code
+    assert (tmp_path / "model" / "translator" / "config.json").is_file()
     assert (tmp_path / "run.log").is_file() and (tmp_path / "pipeline.yaml").is_file()
 
     second = invoke("run", DEMO, "--run-dir", tmp_path, "--set", "stages.sentiment_vocab.min_freq=30")
     assert second.exit_code == 0, second.output
-    assert "2 stage(s) ran, 10 reused" in second.output  # the vocabulary and the classifier that reads it
+    assert "2 stage(s) ran, 11 reused" in second.output  # the vocabulary and the classifier that reads it
     assert (
         json.loads((tmp_path / "metrics.json").read_text())["sentiment_vocab.size"]
         < metrics["sentiment_vocab.size"]

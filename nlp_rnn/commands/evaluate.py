@@ -1,7 +1,8 @@
 """``nlp-rnn evaluate ...``: score predictions against references with each field's metrics.
 
-``evaluate pos`` compares a predicted CoNLL-U file with the gold one. The work is done by
-:func:`evaluate_pos`, callable from Python.
+``evaluate pos`` compares a predicted CoNLL-U file with the gold one (the work is done by
+:func:`evaluate_pos`, callable from Python); ``evaluate bleu`` scores a translation file against
+its references with sacreBLEU (:func:`nlp_rnn.evaluation.bleu.score_files`).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def evaluate_pos(
 
 @click.group(name="evaluate")
 def evaluate() -> None:
-    """Score predictions against references (pos: CoNLL-U tags)."""
+    """Score predictions against references (pos: CoNLL-U tags; bleu: translations)."""
 
 
 @evaluate.command(name="pos")
@@ -85,3 +86,43 @@ def pos(gold: Path, pred: Path, model_dir: Path | None, train: Path | None, outp
     click.echo(report.summary())
     click.echo("\nUPOS per tag:\n" + report.upos.table())
     click.echo(f"\nreport.json and confusion_upos.png in {output_dir}")
+
+
+@evaluate.command(name="bleu")
+@click.option(
+    "--ref",
+    "refs",
+    required=True,
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Reference translations, one per line (repeat for several references).",
+)
+@click.option(
+    "--hyp",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Detokenized hypotheses, one per line, the references' line count.",
+)
+@click.option(
+    "--tokenize", default="13a", show_default=True, help="sacreBLEU's BLEU tokenizer (13a, intl, zh, ...)."
+)
+@click.option("--lowercase", is_flag=True, help="Case-insensitive scores.")
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the scores and signatures to this JSON file.",
+)
+def evaluate_bleu(
+    refs: tuple[Path, ...], hyp: Path, tokenize: str, lowercase: bool, json_path: Path | None
+) -> None:
+    """sacreBLEU BLEU, chrF and TER of HYP against the references, with their signatures."""
+    from nlp_rnn.evaluation.bleu import score_files
+
+    scores = score_files(hyp, list(refs), tokenize=tokenize, lowercase=lowercase)
+    click.echo(scores.summary())
+    if json_path is not None:
+        from nlp_rnn.tasks import write_json
+
+        write_json(json_path, scores.to_dict())

@@ -11,6 +11,7 @@ from nlp_rnn.stages.tokenize import TokenizeStage
 from nlp_rnn.stages.train_classifier import TrainClassifierStage
 from nlp_rnn.stages.train_forecaster import TrainForecasterStage
 from nlp_rnn.stages.train_tagger import TrainTaggerStage
+from nlp_rnn.stages.train_translator import TrainTranslatorStage
 from nlp_rnn.stages.vocab import VocabStage
 from nlp_rnn.stages.word2vec import Word2VecStage
 
@@ -25,5 +26,6 @@ STAGE_KINDS: dict[str, type[Stage]] = {
         TrainTaggerStage,
         SeriesStage,
         TrainForecasterStage,
+        TrainTranslatorStage,
     )
 }

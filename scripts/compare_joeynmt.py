@@ -1,0 +1,244 @@
+"""Training throughput against JoeyNMT 2.3.0 on the same machine, data and batch size.
+
+    python scripts/compare_joeynmt.py                   # 30 updates each, CPU
+    python scripts/compare_joeynmt.py --steps 60 --output results.json
+
+JoeyNMT is installed on first use into its own virtual environment (``--venv``; torch 2.13.0,
+``joeynmt==2.3.0``, ``sentencepiece==0.2.0``); nothing of it is part of this project. Both
+toolkits train on Multi30k de->en with one joint unigram SentencePiece model of 8,000 pieces
+(trained here, given to JoeyNMT as its tokenizer), batches of 4,096 target tokens, Adam(W) at
+5e-4, label smoothing 0.1, dropout 0.3, and the tutorial size: embeddings 256, a 2x256
+bidirectional GRU encoder, a 512-unit GRU decoder. Three runs of ``--steps`` updates:
+
+* ``joeynmt``: Bahdanau attention with input feeding (its tutorial model), its own trainer;
+* ``ours_bahdanau_feeding``: the same architecture in our Trainer (the step-by-step decoder);
+* ``ours_luong_one_shot``: our recipe's Luong ``general`` attention without input feeding (the
+  decoder over the whole target in one fused call).
+
+Each toolkit's own log gives target tokens per second every ``--log-every`` updates; the first
+window (start-up) is dropped and the median of the rest reported, with the ratios to JoeyNMT.
+No learning-rate schedule is used (JoeyNMT's plateau scheduler fails on current PyTorch; it does
+not change the speed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+JOEYNMT = ["joeynmt==2.3.0", "sentencepiece==0.2.0"]
+TOKENS_PER_SEC = re.compile(r"Tokens per Sec:\s+([0-9.]+)")
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data-dir", default=None, help="corpus folder (default: ../shared/corpora)")
+    parser.add_argument("--venv", default=str(Path(tempfile.gettempdir()) / "nlp-rnn-joeynmt"))
+    parser.add_argument(
+        "--work-dir", default=None, help="data, configs and logs (default: a temporary folder)"
+    )
+    parser.add_argument("--steps", type=int, default=30, help="updates per run")
+    parser.add_argument("--log-every", type=int, default=5)
+    parser.add_argument("--output", default=None)
+    return parser.parse_args()
+
+
+def ensure_joeynmt(venv: Path) -> Path:
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "torch==2.13.0"], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", *JOEYNMT], check=True)
+    return python
+
+
+def prepare_data(work: Path, data_dir: str | None) -> Path:
+    """Plain-text Multi30k files and the joint SentencePiece model, in ``work``."""
+    from nlp_rnn.data.catalog import load_corpus
+    from nlp_rnn.tasks.translation import train_subwords
+
+    for split in ("train", "dev"):
+        rows = load_corpus("multi30k", split, data_dir=data_dir)
+        (work / f"{split}.de").write_text("\n".join(rows["src"]) + "\n", encoding="utf-8")
+        (work / f"{split}.en").write_text("\n".join(rows["tgt"]) + "\n", encoding="utf-8")
+    train = load_corpus("multi30k", "train", data_dir=data_dir)
+    subwords = train_subwords(train["src"], train["tgt"], vocab_size=8000, joint=True)
+    subwords.save(work / "subwords")
+    return work / "subwords" / "tokenizer" / "sentencepiece.model"
+
+
+def joeynmt_config(work: Path, spm_model: Path, args: argparse.Namespace) -> Path:
+    side = {
+        "level": "bpe",
+        "lowercase": False,
+        "max_length": 100,
+        "voc_limit": 8000,
+        "tokenizer_type": "sentencepiece",
+        "tokenizer_cfg": {"model_file": str(spm_model)},
+    }
+    config = {
+        "name": "bench",
+        "joeynmt_version": "2.3.0",
+        "data": {
+            "train": str(work / "train"),
+            "dev": str(work / "dev"),
+            "dataset_type": "plain",
+            "src": {"lang": "de", **side},
+            "trg": {"lang": "en", **side},
+        },
+        "training": {
+            "random_seed": 13,
+            "optimizer": "adam",
+            "learning_rate": 5e-4,
+            "label_smoothing": 0.1,
+            "batch_size": 4096,
+            "batch_type": "token",
+            "epochs": 100,
+            "max_updates": args.steps,
+            "logging_freq": args.log_every,
+            "validation_freq": 10 * args.steps + 1,
+            "model_dir": str(work / "joeynmt_model"),
+            "overwrite": True,
+            "use_cuda": False,
+            "shuffle": True,
+            "print_valid_sents": [],
+            "keep_best_ckpts": 1,
+        },
+        "model": {
+            "initializer": "xavier_uniform",
+            "bias_initializer": "zeros",
+            "encoder": {
+                "type": "recurrent",
+                "rnn_type": "gru",
+                "embeddings": {"embedding_dim": 256},
+                "hidden_size": 256,
+                "bidirectional": True,
+                "dropout": 0.3,
+                "num_layers": 2,
+            },
+            "decoder": {
+                "type": "recurrent",
+                "rnn_type": "gru",
+                "embeddings": {"embedding_dim": 256},
+                "hidden_size": 512,
+                "dropout": 0.3,
+                "hidden_dropout": 0.3,
+                "num_layers": 1,
+                "input_feeding": True,
+                "init_hidden": "bridge",
+                "attention": "bahdanau",
+            },
+        },
+    }
+    path = work / "joeynmt.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+def run_joeynmt(python: Path, config: Path, work: Path) -> list[float]:
+    subprocess.run(
+        [str(python), "-m", "joeynmt", "train", str(config)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    log = (work / "joeynmt_model" / "train.log").read_text(encoding="utf-8")
+    return [float(x) for x in TOKENS_PER_SEC.findall(log)]
+
+
+def run_ours(
+    work: Path, name: str, attention: str, input_feeding: bool, data_dir: str | None, args: argparse.Namespace
+) -> list[float]:
+    from nlp_rnn.data.catalog import load_corpus
+    from nlp_rnn.models.seq2seq import Seq2SeqConfig
+    from nlp_rnn.tasks.translation import (
+        Collate,
+        SubwordModels,
+        build_seq2seq,
+        encode_pairs,
+        evaluate_batches,
+    )
+    from nlp_rnn.training.config import TrainerConfig
+    from nlp_rnn.training.seeding import seed_everything
+    from nlp_rnn.training.trainer import Trainer
+
+    subwords = SubwordModels.load(work / "subwords", joint=True)
+    train = load_corpus("multi30k", "train", data_dir=data_dir)
+    dev = load_corpus("multi30k", "dev", data_dir=data_dir)
+    pairs = encode_pairs(train["src"], train["tgt"], subwords, max_length=100)
+    dev_pairs = encode_pairs(dev["src"][:64], dev["tgt"][:64], subwords)
+    seed_everything(13)
+    config = Seq2SeqConfig(
+        embedding_dim=256,
+        cell="gru",
+        encoder_hidden=256,
+        encoder_layers=2,
+        decoder_hidden=512,
+        decoder_layers=1,
+        attention=attention,
+        input_feeding=input_feeding,
+        dropout=0.3,
+        embedding_dropout=0.3,
+        label_smoothing=0.1,
+    )
+    model = build_seq2seq(config, subwords)
+    trainer = TrainerConfig(
+        lr=5e-4,
+        weight_decay=0.0,
+        batch_size=None,
+        max_tokens=4096,
+        max_epochs=None,
+        max_steps=args.steps,
+        log_every=args.log_every,
+        eval_every_epoch=False,
+        metric="ppl",
+        tensorboard=False,
+        plot=False,
+        device="cpu",
+        seed=13,
+    )
+    out = work / name
+    Trainer(trainer, out).fit(model, pairs, dev_pairs, collate=Collate(), evaluate=evaluate_batches)
+    records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    return [r["tokens_per_s"] for r in records if r.get("kind") == "train" and "tokens_per_s" in r]
+
+
+def main() -> None:
+    args = parse_args()
+    work = Path(args.work_dir or tempfile.mkdtemp(prefix="compare_joeynmt_"))
+    work.mkdir(parents=True, exist_ok=True)
+    python = ensure_joeynmt(Path(args.venv))
+    spm_model = prepare_data(work, args.data_dir)
+    windows = {
+        "ours_bahdanau_feeding": run_ours(
+            work, "ours_bahdanau_feeding", "bahdanau", True, args.data_dir, args
+        ),
+        "ours_luong_one_shot": run_ours(work, "ours_luong_one_shot", "general", False, args.data_dir, args),
+        "joeynmt": run_joeynmt(python, joeynmt_config(work, spm_model, args), work),
+    }
+    medians = {name: round(statistics.median(values[1:] or values), 1) for name, values in windows.items()}
+    results = {
+        "steps": args.steps,
+        "target_tokens_per_s": medians,
+        "windows": windows,
+        "ratio_to_joeynmt": {name: round(value / medians["joeynmt"], 2) for name, value in medians.items()},
+        "work_dir": str(work),
+    }
+    text = json.dumps(results, indent=2)
+    print(text)
+    if args.output:
+        Path(args.output).write_text(text + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""The ``train_translator`` stage on the demo parallel corpus (tiny model, few epochs), and the
+``nlp-rnn translate`` command on the model it writes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from nlp_rnn.cli import main
+from nlp_rnn.errors import ConfigError
+from nlp_rnn.pipeline import load_pipeline, run_pipeline
+
+DEMO = Path(__file__).resolve().parent.parent / "corpora" / "demo"
+
+PIPELINE = f"""
+name: translator_test
+seed: 3
+stages:
+  data:
+    kind: corpus
+    format: parallel
+    splits: {{train: {DEMO / "translate.train.en"}, dev: {DEMO / "translate.dev.en"}}}
+    targets: {{train: {DEMO / "translate.train.xx"}, dev: {DEMO / "translate.dev.xx"}}}
+  translate:
+    kind: train_translator
+    input: data
+    source_lang: en
+    target_lang: xx
+    subwords: {{vocab_size: 200}}
+    model: {{embedding_dim: 32, cell: gru, encoder_hidden: 32, encoder_layers: 1, decoder_hidden: 64,
+             decoder_layers: 1, attention: general, input_feeding: false, tie_embeddings: true,
+             share_source_target_embeddings: true, dropout: 0.1, embedding_dropout: 0.1}}
+    trainer: {{lr: 0.01, max_tokens: 1024, max_epochs: 4, tensorboard: false, plot: false}}
+    decoding: {{beam_size: 3}}
+    attention_plots: 1
+    samples: ["the big woman sings ."]
+"""
+
+
+@pytest.fixture(scope="module")
+def translator(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("translator")
+    path = folder / "pipeline.yaml"
+    path.write_text(PIPELINE, encoding="utf-8")
+    run_pipeline(load_pipeline(path), folder / "run")
+    return folder / "run"
+
+
+def test_stage_outputs_and_metrics(translator: Path) -> None:
+    metrics = json.loads((translator / "metrics.json").read_text())
+    for key in ("bleu", "chrf", "ter", "bleu_greedy", "decode_seconds", "ppl"):
+        assert f"translate.dev.{key}" in metrics
+    assert metrics["translate.dev.bleu"] > 30  # the demo language is a word-for-word code
+    evaluation = translator / "stages" / "translate" / "evaluation"
+    assert len((evaluation / "dev.beam.txt").read_text(encoding="utf-8").splitlines()) == 200
+    report = json.loads((evaluation / "report.json").read_text())
+    assert report["beam"]["beam_size"] == 3 and "tok:13a" in report["beam"]["bleu_signature"]
+    assert (evaluation / "attention_1.png").stat().st_size > 5_000
+    samples = (translator / "stages" / "translate" / "samples.txt").read_text(encoding="utf-8")
+    assert samples.startswith("the big woman sings .\t")
+    saved = json.loads((translator / "model" / "metrics.json").read_text())
+    assert saved["dev.bleu"] == metrics["translate.dev.bleu"]
+
+
+def test_translate_command(translator: Path, tmp_path: Path) -> None:
+    source = tmp_path / "in.en"
+    source.write_text(
+        "the big woman sings .\n\na small cat runs .\n" + "the man " * 500 + "\n", encoding="utf-8"
+    )
+    out, attention = tmp_path / "out.xx", tmp_path / "attention.jsonl"
+    result = CliRunner().invoke(
+        main,
+        [
+            "translate",
+            "--model",
+            str(translator / "model"),
+            "--input",
+            str(source),
+            "--output",
+            str(out),
+            "--beam",
+            "2",
+            "--source-lang",
+            "en",
+            "--attention",
+            str(attention),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    lines = out.read_text(encoding="utf-8").split("\n")
+    assert len(lines) == 5 and lines[1] == "" and lines[4] == ""  # 4 lines, the empty one kept
+    records = [json.loads(line) for line in attention.read_text(encoding="utf-8").splitlines()]
+    assert len(records) == 4 and records[1] == {"source": [], "output": [], "weights": []}
+    first = records[0]
+    assert len(first["weights"]) == len(first["output"]) and len(first["weights"][0]) == len(first["source"])
+    assert len(lines[3].split()) <= 1.5 * 1000 + 10  # the 1,000-word line within its cap
+
+
+def test_translate_command_errors(translator: Path, tmp_path: Path) -> None:
+    source = tmp_path / "in.en"
+    source.write_text("the big woman sings .\n", encoding="utf-8")
+    model = str(translator / "model")
+    wrong = CliRunner().invoke(
+        main,
+        [
+            "translate",
+            "--model",
+            model,
+            "--input",
+            str(source),
+            "--output",
+            str(tmp_path / "o"),
+            "--source-lang",
+            "de",
+        ],
+    )
+    assert wrong.exit_code != 0 and "translates en -> xx; --source-lang de" in wrong.output
+    same = CliRunner().invoke(
+        main, ["translate", "--model", model, "--input", str(source), "--output", str(source)]
+    )
+    assert same.exit_code != 0 and "would overwrite the input" in same.output
+    assert source.read_text(encoding="utf-8") == "the big woman sings .\n"
+
+
+def test_sharing_embeddings_needs_a_joint_vocabulary(tmp_path: Path) -> None:
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(
+        PIPELINE.replace("subwords: {vocab_size: 200}", "subwords: {vocab_size: 200, joint: false}")
+    )
+    with pytest.raises(ConfigError, match="share_source_target_embeddings needs subwords.joint"):
+        load_pipeline(path)

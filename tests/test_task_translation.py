@@ -1,0 +1,277 @@
+"""The translation task: SentencePiece subwords, encoding, collation, evaluation, a tiny Seq2Seq
+trained with the Trainer, the predictor (batching, empty and unknown input, long lines, files)
+and the model folder."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from nlp_rnn.api import load_model
+from nlp_rnn.errors import NlpRnnError
+from nlp_rnn.models.search import max_output_lengths
+from nlp_rnn.models.seq2seq import Seq2SeqConfig
+from nlp_rnn.tasks import WEIGHTS_FILE, load_weights_file
+from nlp_rnn.tasks.translation import (
+    BOS_ID,
+    EOS_ID,
+    PAD_ID,
+    UNK_ID,
+    Collate,
+    SubwordModels,
+    TranslationPredictor,
+    build_seq2seq,
+    encode_pairs,
+    evaluate_batches,
+    train_subwords,
+    write_model_files,
+)
+from nlp_rnn.training.config import TrainerConfig
+from nlp_rnn.training.trainer import Trainer
+
+DEMO = Path(__file__).resolve().parent.parent / "corpora" / "demo"
+SOURCES = (DEMO / "translate.train.xx").read_text(encoding="utf-8").splitlines()
+TARGETS = (DEMO / "translate.train.en").read_text(encoding="utf-8").splitlines()
+DEV_SOURCES = (DEMO / "translate.dev.xx").read_text(encoding="utf-8").splitlines()
+DEV_TARGETS = (DEMO / "translate.dev.en").read_text(encoding="utf-8").splitlines()
+TINY = Seq2SeqConfig(
+    embedding_dim=16,
+    cell="gru",
+    encoder_hidden=16,
+    encoder_layers=1,
+    decoder_hidden=24,
+    decoder_layers=1,
+    dropout=0.1,
+    embedding_dropout=0.0,
+)
+SAMPLES = DEV_SOURCES[:12]
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    """One intra-op thread: the tiny model gains nothing from more, and the machine is shared."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def subwords() -> SubwordModels:
+    return train_subwords(SOURCES, TARGETS, vocab_size=120)
+
+
+@pytest.fixture(scope="module")
+def predictor(subwords: SubwordModels, tmp_path_factory: pytest.TempPathFactory) -> TranslationPredictor:
+    """A tiny model trained for a few dozen steps with the project's Trainer."""
+    torch.set_num_threads(1)
+    train = encode_pairs(SOURCES, TARGETS, subwords, max_length=40)
+    dev = encode_pairs(DEV_SOURCES[:50], DEV_TARGETS[:50], subwords)
+    torch.manual_seed(0)
+    model = build_seq2seq(TINY, subwords)
+    config = TrainerConfig(
+        lr=0.01,
+        batch_size=32,
+        max_steps=40,
+        eval_every_epoch=False,
+        device="cpu",
+        tensorboard=False,
+        plot=False,
+    )
+    folder = tmp_path_factory.mktemp("translation_train")
+    result = Trainer(config, folder).fit(
+        model,
+        train,
+        dev,
+        collate=Collate(),
+        evaluate=evaluate_batches,
+        add_files=lambda path: write_model_files(path, model, subwords, "xx", "en"),
+    )
+    assert result.best_dir is not None and result.best_metrics is not None
+    assert {"loss", "nll", "ppl"} <= set(result.best_metrics)
+    load_weights_file(model, result.best_dir / WEIGHTS_FILE)
+    return TranslationPredictor(model, subwords, "xx", "en")
+
+
+# --------------------------------------------------------------------------- subwords and encoding
+
+
+def test_subword_training_is_deterministic_streams_and_writes_no_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    first = train_subwords(iter(SOURCES), iter(TARGETS), vocab_size=120)
+    second = train_subwords(iter(SOURCES), iter(TARGETS), vocab_size=120)
+    assert first.joint and first.source == second.source
+    assert list(tmp_path.iterdir()) == []
+    separate = train_subwords(iter(SOURCES), iter(TARGETS), vocab_size=60, joint=False)
+    assert not separate.joint and separate.source != separate.target
+    assert separate.source.vocab_size <= 60 and separate.target.vocab_size <= 60
+
+
+def test_special_ids_are_fixed_and_unknown_characters_map_to_unk(subwords: SubwordModels) -> None:
+    ids = subwords.source.encode_ids("le dama gran kanta ☃ .")
+    assert UNK_ID in ids and not {PAD_ID, BOS_ID, EOS_ID} & set(ids)
+    assert (PAD_ID, UNK_ID, BOS_ID, EOS_ID) == (0, 1, 2, 3)
+    assert (
+        subwords.source.decode_ids(subwords.source.encode_ids("le dama gran kanta ."))
+        == "le dama gran kanta ."
+    )
+
+
+def test_encoding_drops_long_and_empty_pairs(subwords: SubwordModels) -> None:
+    long = " ".join(["kat"] * 30)
+    encoded = encode_pairs(
+        ["le kat .", "", long, "un omo ."], ["the cat .", "x", "cat", ""], subwords, max_length=20
+    )
+    assert len(encoded) == 1 and encoded.too_long == 1 and encoded.empty == 2
+    source, target = encoded[0]
+    assert source.tolist() == subwords.source.encode_ids("le kat .")
+    assert target.tolist() == subwords.target.encode_ids("the cat .")
+    assert encoded.lengths == [len(target) + 1]
+    with pytest.raises(NlpRnnError, match="targets ran out first"):
+        encode_pairs(["a", "b"], ["a"], subwords)
+
+
+def test_collate_frames_targets_and_pads_with_zero(subwords: SubwordModels) -> None:
+    encoded = encode_pairs(
+        ["le kat gran vide un omo .", "le kat ."], ["the cat .", "the big cat sees a man ."], subwords
+    )
+    (src0, tgt0), (src1, tgt1) = encoded[0], encoded[1]
+    batch = Collate()([encoded[0], encoded[1]])
+    steps = max(len(tgt0), len(tgt1)) + 1
+    assert batch["src"].shape == (2, max(len(src0), len(src1))) and batch["tgt_in"].shape == (2, steps)
+    assert batch["src_lengths"].tolist() == [len(src0), len(src1)]
+    assert batch["src"][1, len(src1) :].eq(PAD_ID).all()
+    assert batch["tgt_in"][0].tolist() == [BOS_ID, *tgt0.tolist()] + [PAD_ID] * (steps - len(tgt0) - 1)
+    assert batch["tgt_out"][0].tolist() == [*tgt0.tolist(), EOS_ID] + [PAD_ID] * (steps - len(tgt0) - 1)
+    assert batch["tgt_out"][1].tolist() == [*tgt1.tolist(), EOS_ID]
+
+
+def test_evaluate_weights_the_loss_by_target_tokens(subwords: SubwordModels) -> None:
+    torch.manual_seed(0)
+    model = build_seq2seq(TINY, subwords).eval()
+    encoded = encode_pairs(DEV_SOURCES[:6], DEV_TARGETS[:6], subwords)
+    batches = [Collate()([encoded[i] for i in range(5)]), Collate()([encoded[5]])]
+    with torch.no_grad():
+        metrics = evaluate_batches(model, batches)
+        outputs = [model(batch) for batch in batches]
+    tokens = sum(int(out["tokens"]) for out in outputs)
+    expected = sum(float(out["loss"]) * int(out["tokens"]) for out in outputs) / tokens
+    assert metrics["loss"] == pytest.approx(expected, rel=1e-5)
+    assert metrics["ppl"] == pytest.approx(math.exp(metrics["nll"]), rel=1e-9)
+    assert metrics["nll"] < metrics["loss"]  # label smoothing adds to the plain cross-entropy
+
+
+# --------------------------------------------------------------------------- the predictor
+
+
+def test_the_trained_model_beats_its_untrained_self(predictor: TranslationPredictor, subwords) -> None:
+    dev = encode_pairs(DEV_SOURCES[:50], DEV_TARGETS[:50], subwords)
+    batches = [Collate()([dev[i] for i in range(50)])]
+    torch.manual_seed(0)
+    untrained = build_seq2seq(TINY, subwords).eval()
+    with torch.no_grad():
+        assert (
+            evaluate_batches(predictor.model, batches)["nll"]
+            < evaluate_batches(untrained, batches)["nll"] - 1
+        )
+
+
+def test_save_load_translates_identically(predictor: TranslationPredictor, tmp_path: Path) -> None:
+    folder = predictor.save(tmp_path / "model", metrics={"ppl": 3.0})
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    assert config["task"] == "translation" and config["format_version"] == 1
+    assert (config["source_lang"], config["target_lang"]) == ("xx", "en") and config["joint_vocabulary"]
+    assert (folder / "tokenizer" / "sentencepiece.model").is_file()
+    loaded = load_model(folder)
+    assert isinstance(loaded, TranslationPredictor) and loaded.model.config == TINY
+    for beam in (1, 3):
+        before = [t.text for t in predictor.translate(SAMPLES, beam_size=beam)]
+        assert [t.text for t in loaded.translate(SAMPLES, beam_size=beam)] == before
+    assert any(before)
+
+
+def test_separate_models_save_and_load(tmp_path: Path) -> None:
+    subwords = train_subwords(SOURCES[:300], TARGETS[:300], vocab_size=60, joint=False)
+    predictor = TranslationPredictor(build_seq2seq(TINY, subwords), subwords, "xx", "en")
+    folder = predictor.save(tmp_path / "model")
+    assert (folder / "source_tokenizer").is_dir() and (folder / "target_tokenizer").is_dir()
+    loaded = TranslationPredictor.load(folder)
+    assert not loaded.subwords.joint
+    assert [t.text for t in loaded.translate(SAMPLES[:3], beam_size=2)] == [
+        t.text for t in predictor.translate(SAMPLES[:3], beam_size=2)
+    ]
+
+
+def test_a_folder_of_another_task_or_without_weights_is_an_error(
+    predictor: TranslationPredictor, tmp_path: Path
+) -> None:
+    folder = predictor.save(tmp_path / "model")
+    (folder / WEIGHTS_FILE).unlink()
+    with pytest.raises(NlpRnnError, match="lacks model.safetensors"):
+        TranslationPredictor.load(folder)
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    (folder / "config.json").write_text(json.dumps({**config, "task": "tagging"}), encoding="utf-8")
+    with pytest.raises(NlpRnnError, match="reads translation models"):
+        TranslationPredictor.load(folder)
+
+
+def test_output_does_not_depend_on_the_batch(predictor: TranslationPredictor) -> None:
+    together = predictor.translate(SAMPLES, beam_size=3, batch_size=5)
+    alone = [predictor.translate([sentence], beam_size=3)[0] for sentence in SAMPLES]
+    assert [t.candidates[0].ids for t in together] == [t.candidates[0].ids for t in alone]
+    greedy_together = predictor.translate(SAMPLES, beam_size=1)
+    greedy_alone = [predictor.translate([sentence], beam_size=1)[0] for sentence in SAMPLES]
+    assert [t.text for t in greedy_together] == [t.text for t in greedy_alone]
+
+
+def test_empty_lines_give_empty_outputs_in_place(predictor: TranslationPredictor) -> None:
+    inputs = ["", SAMPLES[0], "   ", SAMPLES[1], ""]
+    outputs = predictor.translate(inputs, beam_size=2)
+    assert [t.source for t in outputs] == inputs
+    assert [t.text for t in outputs][::2] == ["", "", ""] and all(t.text for t in outputs[1::2])
+    assert outputs[1].text == predictor.translate([SAMPLES[0]], beam_size=2)[0].text
+    assert predictor.translate([]) == []
+
+
+def test_unknown_characters_and_a_long_line_stay_within_the_cap(predictor: TranslationPredictor) -> None:
+    strange = predictor.translate(["le ☃☃ kat 日本 vide ∮ .", "ßøü"], beam_size=2)
+    assert all(isinstance(t.text, str) for t in strange)
+    long_line = " ".join(SOURCES[i % 50].rstrip(" .") for i in range(200))
+    assert len(long_line.split()) >= 1000
+    source_length = len(predictor.subwords.source.encode_ids(long_line))
+    (result,) = predictor.translate([long_line], beam_size=1, max_len_a=0.5, max_len_b=5)
+    cap = int(max_output_lengths(torch.tensor([source_length]), 0.5, 5)[0])
+    assert 0 < len(result.candidates[0].ids) <= cap
+
+
+def test_n_best_scores_and_attention(predictor: TranslationPredictor) -> None:
+    (result,) = predictor.translate([SAMPLES[2]], beam_size=4, n_best=3, return_attention=True)
+    assert len(result.candidates) == 3
+    scores = [c.score for c in result.candidates]
+    assert scores == sorted(scores, reverse=True)
+    best = result.candidates[0]
+    assert best.attention is not None
+    assert best.attention.shape == (len(best.ids) + 1, len(result.source_pieces))
+    assert torch.allclose(best.attention.sum(-1), torch.ones(len(best.ids) + 1), atol=1e-5)
+    with pytest.raises(NlpRnnError, match="n_best"):
+        predictor.translate([SAMPLES[0]], beam_size=1, n_best=2)
+
+
+def test_translate_file_keeps_every_line(predictor: TranslationPredictor, tmp_path: Path) -> None:
+    source = tmp_path / "input.txt"
+    lines = [SAMPLES[0], "", SAMPLES[1], "☃", SAMPLES[2], ""]
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    target = tmp_path / "output.txt"
+    assert predictor.translate_file(source, target, beam_size=2, chunk=4) == len(lines)
+    written = target.read_text(encoding="utf-8").split("\n")
+    assert written[-1] == "" and len(written) - 1 == len(lines)
+    assert written[:-1] == [t.text for t in predictor.translate(lines, beam_size=2)]
+    assert written[1] == "" and written[5] == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["input.txt", "output.txt"]
