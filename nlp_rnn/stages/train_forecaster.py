@@ -24,7 +24,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pydantic
@@ -33,6 +33,14 @@ from nlp_rnn.models.forecaster import ForecasterConfig
 from nlp_rnn.pipeline import Metrics, Stage, StageConfig, StageContext
 from nlp_rnn.tasks.forecasting import WindowSettings
 from nlp_rnn.training.config import TrainerConfig
+
+if TYPE_CHECKING:  # heavy modules, imported inside run()
+    from nlp_rnn.models.forecaster import ForecasterEnsemble
+    from nlp_rnn.series.baselines import ArimaChoice
+    from nlp_rnn.series.io import TimeSeries
+    from nlp_rnn.series.transforms import SeriesTransform
+    from nlp_rnn.series.windows import Spans
+    from nlp_rnn.tasks.forecasting import ForecastingPredictor, ModelInputs
 
 REPORT_FILE = "report.json"
 FORECASTS_FILE = "forecasts.csv"
@@ -160,7 +168,9 @@ class TrainForecasterStage(Stage):
 
     # --- steps ------------------------------------------------------------------------------------
 
-    def _inputs(self, ctx: StageContext, series, target: str, season: int, train_end: int):
+    def _inputs(
+        self, ctx: StageContext, series: TimeSeries, target: str, season: int, train_end: int
+    ) -> tuple[ModelInputs, dict[str, Any]]:
         """The fitted transforms (differencing order chosen on the training span) and the
         stationarity reports of the target before and after them."""
         from nlp_rnn.errors import NlpRnnError
@@ -222,7 +232,9 @@ class TrainForecasterStage(Stage):
         }
         return inputs, stationarity
 
-    def _train(self, ctx: StageContext, series, inputs, spans, seed: int):  # -> ForecasterEnsemble
+    def _train(
+        self, ctx: StageContext, series: TimeSeries, inputs: ModelInputs, spans: Spans, seed: int
+    ) -> ForecasterEnsemble:
         """Each member trained by the shared Trainer from its own seed; its best weights kept."""
         from nlp_rnn.errors import NlpRnnError
         from nlp_rnn.models.forecaster import ForecasterEnsemble, RNNForecaster
@@ -285,7 +297,9 @@ class TrainForecasterStage(Stage):
             members.append(member.cpu().eval())
         return ForecasterEnsemble(members)
 
-    def _arima(self, ctx: StageContext, y: np.ndarray, inputs, season: int, train_end: int):  # -> ArimaModel
+    def _arima(
+        self, ctx: StageContext, y: np.ndarray, inputs: ModelInputs, season: int, train_end: int
+    ) -> ArimaModel:
         """The (S)ARIMA chosen by AIC on the training span, on the target's value scale, with the
         same differencing orders as the RNN."""
         from nlp_rnn.series.baselines import ArimaSearch, choose_arima
@@ -299,7 +313,17 @@ class TrainForecasterStage(Stage):
         choice = choose_arima(values[:train_end], transform.order, transform.seasonal_order, season, search)
         return ArimaModel(choice, transform, values)
 
-    def _write_outputs(self, ctx, series, y, spans, evaluations, stationarity, arima, metrics) -> None:
+    def _write_outputs(
+        self,
+        ctx: StageContext,
+        series: TimeSeries,
+        y: np.ndarray,
+        spans: Spans,
+        evaluations: dict[str, SpanEvaluation],
+        stationarity: dict[str, Any],
+        arima: ArimaModel | None,
+        metrics: Metrics,
+    ) -> None:
         """report.json, forecasts.csv and forecast.png."""
         import pandas as pd
 
@@ -368,7 +392,7 @@ class TrainForecasterStage(Stage):
         }
         write_json(ctx.out_dir / REPORT_FILE, report)
 
-    def _target_name(self, series) -> str:
+    def _target_name(self, series: TimeSeries) -> str:
         return self.config.target or str(series.frame.columns[0])
 
 
@@ -376,8 +400,8 @@ class TrainForecasterStage(Stage):
 class ArimaModel:
     """The chosen ARIMA with the value transform it was fitted under."""
 
-    choice: object  # nlp_rnn.series.baselines.ArimaChoice
-    transform: object  # nlp_rnn.series.transforms.SeriesTransform (its value transform is used)
+    choice: ArimaChoice
+    transform: SeriesTransform  # its value transform (log/sqrt) is the one ARIMA was fitted under
     values: np.ndarray  # the whole target on the value scale
 
     def forecasts(self, origins: np.ndarray, horizon: int) -> np.ndarray:
@@ -393,7 +417,16 @@ class SpanEvaluation:
     errors: dict[str, dict[str, float]]  # model -> rmse/mae/mase
 
 
-def _evaluate_span(predictor, series, y, bounds, horizon, season, scale, arima) -> SpanEvaluation:
+def _evaluate_span(
+    predictor: ForecastingPredictor,
+    series: TimeSeries,
+    y: np.ndarray,
+    bounds: tuple[int, int],
+    horizon: int,
+    season: int,
+    scale: float,
+    arima: ArimaModel | None,
+) -> SpanEvaluation:
     """Every model's forecasts of the span's rows from each origin in it, and their errors."""
     from nlp_rnn.series.baselines import naive_forecasts, origins_of, seasonal_naive_forecasts
     from nlp_rnn.series.metrics import forecast_errors
