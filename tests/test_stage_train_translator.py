@@ -132,3 +132,35 @@ def test_sharing_embeddings_needs_a_joint_vocabulary(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="share_source_target_embeddings needs subwords.joint"):
         load_pipeline(path)
+
+
+@pytest.mark.parametrize("name", ["translate_multi30k_deen_cpu.yaml", "translate_multi30k_deen.yaml"])
+def test_multi30k_pipelines_change_pair_with_two_values(name: str, tmp_path: Path) -> None:
+    text = (Path(__file__).resolve().parent.parent / "pipelines" / name).read_text(encoding="utf-8")
+    fr = text.replace("src_lang: &source de", "src_lang: &source fr")
+    path = tmp_path / name
+    path.write_text(fr, encoding="utf-8")
+    pipeline = load_pipeline(path)
+    assert pipeline.stages["data"].config.options == {"src_lang": "fr", "tgt_lang": "en"}
+    assert (
+        pipeline.stages["translate"].config.source_lang,
+        pipeline.stages["translate"].config.target_lang,
+    ) == (
+        "fr",
+        "en",
+    )
+
+
+def test_translate_command_n_best(translator: Path, tmp_path: Path) -> None:
+    source = tmp_path / "in.en"
+    source.write_text("the big woman sings .\n\n", encoding="utf-8")
+    out = tmp_path / "nbest.txt"
+    args = ["translate", "--model", str(translator / "model"), "--input", str(source), "--output", str(out)]
+    result = CliRunner().invoke(main, [*args, "--beam", "3", "--n-best", "3"])
+    assert result.exit_code == 0, result.output
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert [line.split(" ||| ")[0] for line in lines] == ["0", "0", "0", "1"]
+    scores = [float(line.split(" ||| ")[2]) for line in lines[:3]]
+    assert scores == sorted(scores, reverse=True) and lines[3] == "1 |||  ||| 0"
+    too_many = CliRunner().invoke(main, [*args, "--beam", "2", "--n-best", "3"])
+    assert too_many.exit_code != 0 and "n_best <= beam_size" in too_many.output

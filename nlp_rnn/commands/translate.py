@@ -29,6 +29,7 @@ def translate_file(
     source_lang: str | None = None,
     target_lang: str | None = None,
     attention_path: str | os.PathLike[str] | None = None,
+    n_best: int = 1,
     device: str = "cpu",
     chunk: int = 1000,
 ) -> int:
@@ -37,7 +38,9 @@ def translate_file(
     Output is detokenized text, written atomically; empty lines stay empty. ``source_lang`` /
     ``target_lang``, when given, must match the model's pair. ``attention_path`` also writes one
     JSON line per input line: its source and output subwords and the attention weights (output x
-    source; empty lists for an empty line).
+    source; empty lists for an empty line). With ``n_best`` > 1 the output holds the ``n_best``
+    best candidates of every line in Moses' n-best format, ``LINE ||| translation ||| score``
+    (``LINE`` counted from 0; an empty line gives one empty candidate).
     """
     from nlp_rnn.api import load_model
     from nlp_rnn.fileio import atomic_file, iter_lines
@@ -77,13 +80,26 @@ def translate_file(
                 max_len_a=max_len_a,
                 max_len_b=max_len_b,
                 return_attention=weights is not None,
+                n_best=n_best,
             )
-            output.write("".join(t.text.replace("\n", " ") + "\n" for t in translations))
+            if n_best == 1:
+                output.write("".join(t.text.replace("\n", " ") + "\n" for t in translations))
+            else:
+                output.write("".join(_n_best_lines(count + i, t) for i, t in enumerate(translations)))
             if weights is not None:
                 for t in translations:
                     weights.write(json.dumps(_attention_record(predictor, t), ensure_ascii=False) + "\n")
             count += len(lines)
     return count
+
+
+def _n_best_lines(line: int, translation) -> str:  # translation: nlp_rnn.tasks.translation.Translation
+    if not translation.candidates:
+        return f"{line} |||  ||| 0\n"
+    return "".join(
+        f"{line} ||| {candidate.text.replace(chr(10), ' ')} ||| {candidate.score:.4f}\n"
+        for candidate in translation.candidates
+    )
 
 
 def _attention_record(predictor, translation) -> dict[str, object]:  # predictor: TranslationPredictor
@@ -158,6 +174,13 @@ def _attention_record(predictor, translation) -> dict[str, object]:  # predictor
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the attention weights of every line (JSON lines).",
 )
+@click.option(
+    "--n-best",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Write this many candidates per line (Moses format: LINE ||| text ||| score); at most --beam.",
+)
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
 def translate(
     model_dir: Path,
@@ -171,6 +194,7 @@ def translate(
     source_lang: str | None,
     target_lang: str | None,
     attention_path: Path | None,
+    n_best: int,
     device: str,
 ) -> None:
     """Translate INPUT (raw text, one sentence per line) into OUTPUT, line by line."""
@@ -186,6 +210,7 @@ def translate(
         source_lang=source_lang,
         target_lang=target_lang,
         attention_path=attention_path,
+        n_best=n_best,
         device=device,
     )
     click.echo(f"translated {count} line(s) into {output_path}", err=True)
