@@ -5,15 +5,18 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
+import itertools
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from nlp_rnn.errors import InputError
+
+T = TypeVar("T")
 
 
 def open_text(path: str | os.PathLike[str], encoding: str = "utf-8") -> IO[str]:
@@ -54,6 +57,14 @@ def iter_lines(path: str | os.PathLike[str], encoding: str = "utf-8") -> Iterato
                     len(raw[: exc.start].decode(encoding, errors="replace")) + 1,
                 ) from None
             yield number, line.rstrip("\r\n")
+
+
+def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Consecutive lists of ``size`` items (the last may be shorter): a stream read a block at a
+    time, so that memory does not grow with it."""
+    iterator = iter(items)
+    while block := list(itertools.islice(iterator, size)):
+        yield block
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:

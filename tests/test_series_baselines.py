@@ -43,12 +43,18 @@ def test_arima_by_aic_finds_an_ar2_and_forecasts_one_step() -> None:
     assert choice.order[0] >= 2 and choice.trend == "c" and len(choice.tried) == 8
     origins = origins_of(250, 300, 1)
     one_step = arima_forecasts(choice, y, origins, 1)
-    params = choice.result.params  # const, ar.L1, ar.L2, ... : the AR equation by hand
-    if choice.order == (2, 0, 0):
-        mean, a1, a2 = params[0], params[1], params[2]
-        expected = mean + a1 * (y[origins - 1] - mean) + a2 * (y[origins - 2] - mean)
-        np.testing.assert_allclose(one_step[:, 0], expected, rtol=1e-6)
     assert rmse(y[origins], one_step[:, 0]) < rmse(y[origins], naive_forecasts(y, origins, 1)[:, 0])
+
+
+def test_arima_one_step_forecasts_follow_the_fitted_equation() -> None:
+    y = ar2()
+    choice = choose_arima(y[:250], 0, 0, 1, ArimaSearch(max_p=2, max_q=0))
+    assert choice.order == (2, 0, 0)
+    origins = origins_of(250, 300, 1)
+    one_step = arima_forecasts(choice, y, origins, 1)
+    mean, a1, a2 = choice.result.params[:3]  # const, ar.L1, ar.L2: the AR equation by hand
+    expected = mean + a1 * (y[origins - 1] - mean) + a2 * (y[origins - 2] - mean)
+    np.testing.assert_allclose(one_step[:, 0], expected, rtol=1e-6)
 
 
 def test_arima_multi_step_matches_one_step_at_step_one() -> None:

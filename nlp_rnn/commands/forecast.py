@@ -24,13 +24,14 @@ def forecast_file(
     output_path: str | os.PathLike[str] | None = None,
     column: str | None = None,
     time_column: str | None = None,
-) -> list[tuple[str, float]]:
-    """Forecast the ``horizon`` rows after the end of the CSV series ``input_path``.
+) -> tuple[str, list[tuple[str, float]]]:
+    """Forecast the ``horizon`` rows after the end of the CSV series ``input_path``: the target's
+    name and ``(time, forecast)`` rows.
 
     The CSV is read like the training series (its time column, resampling and missing-value
     policy, from the model folder) unless ``time_column`` says otherwise; ``column`` names the
     input's column that holds the target when it is called differently there. Writes
-    ``time,<target>`` rows to ``output_path`` (atomically) when given; returns them.
+    ``time,<target>`` rows to ``output_path`` (atomically) when given.
     """
     from nlp_rnn.api import load_model
     from nlp_rnn.fileio import atomic_file
@@ -62,7 +63,7 @@ def forecast_file(
     if output_path is not None:
         with atomic_file(output_path, "w", encoding="utf-8", newline="\n") as handle:
             _write_rows(handle, inputs.target, rows)
-    return rows
+    return inputs.target, rows
 
 
 def _write_rows(handle, target: str, rows: list[tuple[str, float]]) -> None:
@@ -143,11 +144,8 @@ def forecast(
     time_column: str | None,
 ) -> None:
     """Forecast the HORIZON rows after the end of the series in --input."""
-    rows = forecast_file(model_dir, input_path, horizon, output_path, column, time_column)
+    target, rows = forecast_file(model_dir, input_path, horizon, output_path, column, time_column)
     if output_path is None:
-        from nlp_rnn.tasks import read_model_config
-
-        target = read_model_config(model_dir)["inputs"]["target"]
         _write_rows(sys.stdout, target, rows)
     else:
         click.echo(f"wrote {len(rows)} forecast row(s) to {output_path}", err=True)

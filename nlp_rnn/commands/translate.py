@@ -43,9 +43,8 @@ def translate_file(
     (``LINE`` counted from 0; an empty line gives one empty candidate).
     """
     from nlp_rnn.api import load_model
-    from nlp_rnn.fileio import atomic_file, iter_lines
+    from nlp_rnn.fileio import atomic_file, chunked, iter_lines
     from nlp_rnn.tasks import read_model_config
-    from nlp_rnn.tasks.translation import chunked
 
     for other in (output_path, attention_path):
         if other is not None and Path(input_path).resolve() == Path(other).resolve():
@@ -106,10 +105,9 @@ def _attention_record(predictor, translation) -> dict[str, object]:  # predictor
     if not translation.candidates:
         return {"source": [], "output": [], "weights": []}
     best = translation.candidates[0]
-    output = [predictor.subwords.target.decode_ids([i]) for i in best.ids] + ["</s>"]
     return {
         "source": translation.source_pieces,
-        "output": output,
+        "output": predictor.output_pieces(best.ids),
         "weights": [[round(float(w), 4) for w in row] for row in best.attention.tolist()],
     }
 

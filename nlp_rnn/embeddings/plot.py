@@ -15,11 +15,9 @@ from typing import Literal
 
 import numpy as np
 from gensim.models import KeyedVectors
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from nlp_rnn.errors import NlpRnnError
-from nlp_rnn.fileio import atomic_file
+from nlp_rnn.plotting import new_figure, save_png
 
 Projection = Literal["pca", "tsne"]
 
@@ -56,8 +54,7 @@ def plot_words(
         )
     points = project(np.vstack([kv.get_vector(word, norm=True) for word in plotted]), method, seed=seed)
 
-    figure = Figure(figsize=(9, 7), dpi=120)
-    FigureCanvasAgg(figure)
+    figure = new_figure((9, 7), dpi=120)
     axes = figure.add_subplot()
     count = len(chosen)
     axes.scatter(points[:count, 0], points[:count, 1], s=18, color="tab:blue", label="chosen words")
@@ -75,8 +72,7 @@ def plot_words(
     axes.set_yticks([])
     figure.tight_layout()
     path = Path(path)
-    with atomic_file(path, "wb") as handle:
-        figure.savefig(handle, format="png")
+    save_png(figure, path)
     return PlotResult(path=path, words=plotted, missing=missing)
 
 

@@ -8,23 +8,19 @@ from pathlib import Path
 import numpy as np
 
 from nlp_rnn.errors import NlpRnnError
-from nlp_rnn.fileio import atomic_file
+from nlp_rnn.plotting import new_figure, save_png
 
 
 def plot_attention(
     path: Path, source: Sequence[str], target: Sequence[str], weights: np.ndarray, title: str = ""
 ) -> Path:
     """``weights`` (target x source) as a heatmap, source pieces along x, target pieces along y."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     weights = np.asarray(weights, dtype=np.float64)
     if weights.shape != (len(target), len(source)):
         raise NlpRnnError(
             f"attention of shape {weights.shape} for {len(target)} target and {len(source)} source pieces"
         )
-    figure = Figure(figsize=(max(4.0, 0.35 * len(source) + 2), max(3.0, 0.3 * len(target) + 1.5)), dpi=110)
-    FigureCanvasAgg(figure)
+    figure = new_figure((max(4.0, 0.35 * len(source) + 2), max(3.0, 0.3 * len(target) + 1.5)), dpi=110)
     axes = figure.add_subplot()
     image = axes.imshow(weights, cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")
     axes.set_xticks(range(len(source)), list(source), rotation=60, ha="right", fontsize=8)
@@ -35,6 +31,4 @@ def plot_attention(
         axes.set_title(title if len(title) <= 70 else title[:67] + "...", fontsize=9)
     figure.colorbar(image, ax=axes, fraction=0.04)
     figure.tight_layout()
-    with atomic_file(path, "wb") as handle:
-        figure.savefig(handle, format="png")
-    return path
+    return save_png(figure, path)

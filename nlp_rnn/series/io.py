@@ -136,15 +136,13 @@ def load_series(
     if source.startswith(BUILTIN_PREFIX):
         frame, builtin_time = _builtin(source.removeprefix(BUILTIN_PREFIX))
         time_column = time_column or builtin_time
-        lines = np.arange(len(frame)) + FIRST_DATA_LINE
     elif source.startswith(HUB_PREFIX):
         from nlp_rnn.data.catalog import load_hub
 
         frame = load_hub(source, "train").to_pandas().astype(str)
-        lines = np.arange(len(frame)) + FIRST_DATA_LINE
     else:
         frame = _read_csv(Path(source))
-        lines = np.arange(len(frame)) + FIRST_DATA_LINE
+    lines = np.arange(len(frame)) + FIRST_DATA_LINE  # row i is line i + 2 of a CSV file
     return build_series(frame, source, lines, columns, time_column, resample, aggregate, missing)
 
 

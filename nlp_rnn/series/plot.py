@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nlp_rnn.fileio import atomic_file
+from nlp_rnn.plotting import new_figure, save_png
 
 
 def plot_forecasts(
@@ -22,11 +22,7 @@ def plot_forecasts(
 ) -> Path:
     """``observed`` over all ``times``; each forecast (one value per row from ``first_forecast`` on)
     drawn over the rows it forecasts; the start of the forecast rows marked."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(10, 4.5), dpi=110)
-    FigureCanvasAgg(figure)
+    figure = new_figure((10, 4.5), dpi=110)
     axes = figure.add_subplot()
     x = np.arange(len(times))
     axes.plot(x, observed, color="black", linewidth=1.6, label="observed")
@@ -40,6 +36,4 @@ def plot_forecasts(
     axes.grid(alpha=0.3)
     axes.legend(loc="best", fontsize=8)
     figure.tight_layout()
-    with atomic_file(path, "wb") as handle:
-        figure.savefig(handle, format="png")
-    return path
+    return save_png(figure, path)

@@ -100,6 +100,19 @@ class CorpusStage(Stage):
         return metrics
 
 
+def check_columns(dataset, columns, stage: str, source: str, split: str, hint: str = "") -> None:
+    """A clear error when the split ``split`` of stage ``source`` (read by stage ``stage``) lacks
+    one of ``columns``; ``hint`` says how to get a split that has them."""
+    from nlp_rnn.errors import NlpRnnError
+
+    for column in columns:
+        if column not in dataset.column_names:
+            raise NlpRnnError(
+                f"stage {stage!r}: split {split!r} of {source!r} has no column {column!r}; "
+                f"it has {', '.join(dataset.column_names)}" + (f" ({hint})" if hint else "")
+            )
+
+
 def load_split(stage_dir: Path, split: str):  # -> datasets.Dataset
     """Load one split written by a ``corpus`` or ``tokenize`` stage."""
     import datasets

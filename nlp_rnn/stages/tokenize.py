@@ -13,7 +13,7 @@ import pydantic
 
 from nlp_rnn.config import Schema
 from nlp_rnn.pipeline import Metrics, Stage, StageConfig, StageContext
-from nlp_rnn.stages.corpus import SPLITS_DIR, load_split, stage_splits
+from nlp_rnn.stages.corpus import SPLITS_DIR, check_columns, load_split, stage_splits
 
 TOKENIZER_DIR = "tokenizer"
 
@@ -74,13 +74,7 @@ class TokenizeStage(Stage):
         for split in stage_splits(source_dir):
             dataset = load_split(source_dir, split)
             for column, output in config.columns.items():
-                if column not in dataset.column_names:
-                    from nlp_rnn.errors import NlpRnnError
-
-                    raise NlpRnnError(
-                        f"stage {ctx.name!r}: split {split!r} of {config.input!r} has no column {column!r}; "
-                        f"it has {', '.join(dataset.column_names)}"
-                    )
+                check_columns(dataset, [column], ctx.name, config.input, split)
                 dataset = tokenize_dataset(dataset, tokenizer, column, output, num_proc=config.num_proc)
                 lengths = pc.list_value_length(dataset.data.column(output))
                 metrics[f"{split}.{output}"] = int(pc.sum(lengths).as_py() or 0)

@@ -27,7 +27,7 @@ import pydantic
 from nlp_rnn.embeddings.embedding_layer import EmbeddingConfig
 from nlp_rnn.models.classifier import ClassifierConfig
 from nlp_rnn.pipeline import Metrics, Stage, StageConfig, StageContext
-from nlp_rnn.stages.corpus import load_split
+from nlp_rnn.stages.corpus import check_columns, load_split
 from nlp_rnn.stages.tokenize import TOKENIZER_DIR
 from nlp_rnn.stages.vocab import VOCAB_FILE
 from nlp_rnn.training.config import TrainerConfig
@@ -254,14 +254,7 @@ class TrainClassifierStage(Stage):
         return train.select(kept), train.select(held_out)
 
     def _check_columns(self, ctx: StageContext, dataset, split: str) -> None:
-        from nlp_rnn.errors import NlpRnnError
-
-        for column in (self.config.tokens, self.config.label):
-            if column not in dataset.column_names:
-                raise NlpRnnError(
-                    f"stage {ctx.name!r}: split {split!r} of {self.config.input!r} has no column {column!r}; "
-                    f"it has {', '.join(dataset.column_names)}"
-                )
+        check_columns(dataset, (self.config.tokens, self.config.label), ctx.name, self.config.input, split)
 
     def _vocab(self, ctx: StageContext, train):  # -> Vocab
         from collections import Counter

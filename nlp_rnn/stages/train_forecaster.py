@@ -119,10 +119,8 @@ class TrainForecasterStage(Stage):
         seed = config.trainer.seed if config.trainer.seed is not None else ctx.seed
         source_dir = ctx.input_dir(config.input)
         series = load_series(source_dir / SERIES_FILE, time_column=TIME_COLUMN, missing="error")
-        reading = {
-            "source": read_json(source_dir / SERIES_INFO)["source"],
-            **read_json(source_dir / SERIES_INFO)["reading"],
-        }
+        info = read_json(source_dir / SERIES_INFO)
+        reading = {"source": info["source"], **info["reading"]}
         target = config.target or str(series.frame.columns[0])
         season = series.season() if config.season == "auto" else int(config.season)
         spans = split_spans(len(series), config.test_fraction, config.validation_fraction)
@@ -154,7 +152,7 @@ class TrainForecasterStage(Stage):
 
         folder = ctx.model_dir / config.model_folder if config.model_folder else ctx.model_dir
         predictor.save(folder, metrics={**metrics, "train_seconds": round(train_seconds, 3)})
-        self._write_outputs(ctx, series, y, spans, evaluations, stationarity, arima, metrics)
+        self._write_outputs(ctx, series, target, spans, evaluations, stationarity, arima, metrics)
         metrics.update(
             {
                 "train_seconds": round(train_seconds, 3),
@@ -317,7 +315,7 @@ class TrainForecasterStage(Stage):
         self,
         ctx: StageContext,
         series: TimeSeries,
-        y: np.ndarray,
+        target: str,
         spans: Spans,
         evaluations: dict[str, SpanEvaluation],
         stationarity: dict[str, Any],
@@ -332,7 +330,7 @@ class TrainForecasterStage(Stage):
         from nlp_rnn.tasks import write_json
 
         config = self.config
-        times = series.time_labels()
+        times, y = series.time_labels(), series.column(target)
         rows = []
         for split, evaluation in evaluations.items():
             for step in range(config.horizon):
@@ -361,10 +359,10 @@ class TrainForecasterStage(Stage):
             int(test.origins[0]) - first,
             {f"{m} (RMSE {test.errors[m]['rmse']:.3g})": f[:, 0] for m, f in test.forecasts.items()},
             title=f"{ctx.name}: test span forecasts, {step}",
-            ylabel=self._target_name(series),
+            ylabel=target,
         )
         report = {
-            "target": self._target_name(series),
+            "target": target,
             "spans": {
                 name: [times[a], times[b - 1]]
                 for name in ("train", "validation", "test")
@@ -391,9 +389,6 @@ class TrainForecasterStage(Stage):
             "metrics": metrics,
         }
         write_json(ctx.out_dir / REPORT_FILE, report)
-
-    def _target_name(self, series: TimeSeries) -> str:
-        return self.config.target or str(series.frame.columns[0])
 
 
 @dataclass

@@ -27,7 +27,7 @@ import pydantic
 
 from nlp_rnn.models.tagger import TaggerConfig
 from nlp_rnn.pipeline import Metrics, Stage, StageConfig, StageContext
-from nlp_rnn.stages.corpus import load_split
+from nlp_rnn.stages.corpus import check_columns, load_split
 from nlp_rnn.stages.train_classifier import vectors_files
 from nlp_rnn.training.config import TrainerConfig
 
@@ -235,16 +235,10 @@ class TrainTaggerStage(Stage):
     # --- data --------------------------------------------------------------------------------------
 
     def _split(self, ctx: StageContext, source_dir: Path, split: str):  # -> datasets.Dataset
-        from nlp_rnn.errors import NlpRnnError
-
         dataset = load_split(source_dir, split)
         config = self.config
-        for column in (config.tokens, config.upos, *([config.xpos] if config.xpos else [])):
-            if column not in dataset.column_names:
-                raise NlpRnnError(
-                    f"stage {ctx.name!r}: split {split!r} of {config.input!r} has no column {column!r}; "
-                    f"it has {', '.join(dataset.column_names)} (read CoNLL-U with a corpus stage)"
-                )
+        columns = (config.tokens, config.upos, *([config.xpos] if config.xpos else []))
+        check_columns(dataset, columns, ctx.name, config.input, split, "read CoNLL-U with a corpus stage")
         return dataset
 
     def _vectors(self):  # -> KeyedVectors | None

@@ -25,7 +25,7 @@ import pydantic
 from nlp_rnn.config import Schema
 from nlp_rnn.models.seq2seq import Seq2SeqConfig
 from nlp_rnn.pipeline import Metrics, Stage, StageConfig, StageContext
-from nlp_rnn.stages.corpus import load_split
+from nlp_rnn.stages.corpus import check_columns, load_split
 from nlp_rnn.training.config import TrainerConfig
 
 EVALUATION_DIR = "evaluation"
@@ -187,15 +187,10 @@ class TrainTranslatorStage(Stage):
         return metrics
 
     def _texts(self, ctx: StageContext, source_dir: Path, split: str) -> tuple[list[str], list[str]]:
-        from nlp_rnn.errors import NlpRnnError
-
+        config = self.config
         dataset = load_split(source_dir, split)
-        for column in (self.config.source, self.config.target):
-            if column not in dataset.column_names:
-                raise NlpRnnError(
-                    f"stage {ctx.name!r}: split {split!r} of {self.config.input!r} has no column {column!r}; "
-                    f"it has {', '.join(dataset.column_names)} (read parallel text with a corpus stage)"
-                )
+        hint = "read parallel text with a corpus stage"
+        check_columns(dataset, (config.source, config.target), ctx.name, config.input, split, hint)
         return list(dataset[self.config.source]), list(dataset[self.config.target])
 
     def _train(self, ctx: StageContext, predictor, train, dev, seed: int):  # -> FitResult
@@ -260,9 +255,7 @@ class TrainTranslatorStage(Stage):
                 predictor.translate(chosen, beam_size=decoding.beam_size, return_attention=True), start=1
             ):
                 best = translation.candidates[0]
-                target_pieces = [predictor.subwords.target.decode_ids([i]) or "?" for i in best.ids] + [
-                    "</s>"
-                ]
+                target_pieces = [piece or "?" for piece in predictor.output_pieces(best.ids)]
                 plot_attention(
                     folder / f"attention_{k}.png",
                     translation.source_pieces,

@@ -31,7 +31,7 @@ from nlp_rnn import __version__
 from nlp_rnn.data.batching import inference_batches
 from nlp_rnn.data.conllu import iter_sentences, write_conllu
 from nlp_rnn.errors import InputError, NlpRnnError
-from nlp_rnn.fileio import atomic_file, iter_lines
+from nlp_rnn.fileio import atomic_file, chunked, iter_lines
 from nlp_rnn.models.tagger import IGNORE, RNNTagger, TaggerConfig
 from nlp_rnn.tasks import (
     MODEL_CONFIG_FILE,
@@ -437,7 +437,7 @@ class TaggingPredictor:
             )
         count = 0
         with atomic_file(target, "w", encoding="utf-8", newline="") as handle:
-            for lines in _chunks(iter_lines(source), chunk):
+            for lines in chunked(iter_lines(source), chunk):
                 split = [(number, split_sentences(text)) for number, text in lines]
                 tagged = iter(self.tag([sentence.words for _, parts in split for sentence in parts]))
                 for number, parts in split:
@@ -499,18 +499,6 @@ class TaggingPredictor:
 def _tag_names(vocab: Vocab, ids: np.ndarray) -> list[str]:
     """Tag names of flat ids, looked up by NumPy (no Python loop over words)."""
     return np.asarray(vocab.itos, dtype=object)[ids].tolist()
-
-
-def _chunks(items: Iterable, size: int) -> Iterator[list]:
-    """Consecutive lists of ``size`` items (the last may be shorter)."""
-    block: list = []
-    for item in items:
-        block.append(item)
-        if len(block) == size:
-            yield block
-            block = []
-    if block:
-        yield block
 
 
 def _conllu_block(sent_id: str, sentence: Sentence, tagged: TaggedSentence) -> str:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from torch import Tensor
 from nlp_rnn import __version__
 from nlp_rnn.data.batching import inference_batches
 from nlp_rnn.errors import InputError, NlpRnnError
-from nlp_rnn.fileio import atomic_file, iter_lines
+from nlp_rnn.fileio import atomic_file, chunked, iter_lines
 from nlp_rnn.models.search import Hypothesis, beam_search, greedy_search
 from nlp_rnn.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from nlp_rnn.tasks import (
@@ -385,6 +385,12 @@ class TranslationPredictor:
             self.model.train(was_training)
         return results
 
+    def output_pieces(self, ids: Sequence[int]) -> list[str]:
+        """One label per output step of a candidate's ``ids``, ending with ``</s>``: the rows of its
+        attention matrix."""
+        decode = self.subwords.target.decode_ids
+        return [decode([i]) for i in ids] + ["</s>"]
+
     def _candidate(self, hypothesis: Hypothesis) -> Candidate:
         """A search result as text (on the CPU)."""
         attention = None if hypothesis.attention is None else hypothesis.attention.cpu()
@@ -459,13 +465,6 @@ class TranslationPredictor:
         model = build_seq2seq(architecture, subwords)
         load_weights_file(model, folder / WEIGHTS_FILE)
         return cls(model, subwords, source_lang, target_lang, device=device)
-
-
-def chunked(items: Iterable[str], size: int) -> Iterator[list[str]]:
-    """Consecutive lists of ``size`` items (the last may be shorter)."""
-    iterator = iter(items)
-    while block := list(itertools.islice(iterator, size)):
-        yield block
 
 
 def build_seq2seq(config: Seq2SeqConfig, subwords: SubwordModels) -> Seq2Seq:

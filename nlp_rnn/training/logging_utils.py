@@ -123,14 +123,12 @@ class RunLogger:
 def plot_curves(records: Iterable[Mapping[str, Any]], path: str | Path, metric: str) -> None:
     """Draw training loss and dev ``metric`` against the step into a PNG (atomically)."""
     # The object API with the Agg canvas: no pyplot global state, no GUI backend, thread-safe.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from nlp_rnn.plotting import new_figure, save_png
 
     records = list(records)
     train = [(r["step"], r["loss"]) for r in records if r.get("kind") == "train" and "loss" in r]
     dev = [(r["step"], r[metric]) for r in records if r.get("kind") == "eval" and metric in r]
-    figure = Figure(figsize=(10, 4))
-    FigureCanvasAgg(figure)
+    figure = new_figure((10, 4))
     # Fixed margins rather than a layout engine, which costs more than the drawing itself.
     loss_axes, metric_axes = figure.subplots(1, 2, gridspec_kw={"wspace": 0.3, "left": 0.08, "right": 0.97})
     if train:
@@ -141,8 +139,7 @@ def plot_curves(records: Iterable[Mapping[str, Any]], path: str | Path, metric: 
     metric_axes.set(title=f"dev {metric}", xlabel="step", ylabel=metric)
     for axes in (loss_axes, metric_axes):
         axes.grid(alpha=0.3)
-    with atomic_file(path, "wb") as handle:
-        figure.savefig(handle, format="png", dpi=100)
+    save_png(figure, path, dpi=100)
 
 
 def progress_bar(total: int | None, initial: int, enabled: bool) -> tqdm:
