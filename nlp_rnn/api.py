@@ -17,7 +17,7 @@ import os
 from nlp_rnn.errors import NlpRnnError
 from nlp_rnn.tasks import read_model_config
 
-TASKS = ("classification", "tagging", "forecasting", "translation")
+TASKS = ("classification", "tagging", "forecasting", "translation", "summarization", "language_model")
 
 
 def load_model(folder: str | os.PathLike[str], device: str = "cpu"):  # -> a task's predictor
@@ -44,6 +44,14 @@ def load_model(folder: str | os.PathLike[str], device: str = "cpu"):  # -> a tas
         from nlp_rnn.tasks.translation import TranslationPredictor
 
         return TranslationPredictor.load(folder, device=device)
+    if task == "summarization":
+        from nlp_rnn.tasks.summarization import SummarizationPredictor
+
+        return SummarizationPredictor.load(folder, device=device)
+    if task == "language_model":
+        from nlp_rnn.tasks.language_modeling import LanguageModelPredictor
+
+        return LanguageModelPredictor.load(folder, device=device)
     raise NlpRnnError(
         f"{folder}: config.json says task {task!r}; this version of nlp-rnn loads {', '.join(TASKS)} models"
     )

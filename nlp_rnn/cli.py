@@ -17,6 +17,8 @@ from nlp_rnn.commands.classify import classify, evaluate_classifier_command
 from nlp_rnn.commands.corpus import corpus
 from nlp_rnn.commands.evaluate import evaluate
 from nlp_rnn.commands.forecast import forecast, train_forecaster
+from nlp_rnn.commands.generate import generate, lm_perplexity
+from nlp_rnn.commands.summarize import summarize
 from nlp_rnn.commands.tag import tag
 from nlp_rnn.commands.text import tokenize, vocab
 from nlp_rnn.commands.translate import translate
@@ -108,3 +110,6 @@ main.add_command(evaluate)
 main.add_command(forecast)
 main.add_command(train_forecaster)
 main.add_command(translate)
+main.add_command(generate)
+main.add_command(lm_perplexity)
+main.add_command(summarize)

@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from nlp_rnn.models.search import (
+    Constraints,
+    _repeated_ngrams,
     beam_search,
     gnmt_length_penalty,
     greedy_search,
@@ -320,3 +322,51 @@ def test_saved_and_loaded_model_searches_identically(copy_model, tmp_path):
     src, lengths = sources([6, 4, 7], seed=3)
     original = beam_search(copy_model, src, lengths, beam_size=3, n_best=2)
     assert beam_search(restored, src, lengths, beam_size=3, n_best=2) == original
+
+
+def biased_model(token: int, bias: float = 1e3) -> Seq2Seq:
+    """An untrained model that all but always prefers ``token``."""
+    model = untrained_model()
+    with torch.no_grad():
+        model.generator.bias[token] = bias
+    return model
+
+
+def test_min_length_holds_back_eos() -> None:
+    model = biased_model(EOS)
+    src, lengths = torch.tensor([[4, 5, 6], [7, 8, 0]]), torch.tensor([3, 2])
+    assert [h.tokens for h in greedy_search(model, src, lengths)] == [[], []]
+    constraints = Constraints(min_length=3)
+    greedy = greedy_search(model, src, lengths, constraints=constraints)
+    beams = beam_search(model, src, lengths, beam_size=3, constraints=constraints)
+    assert [len(h.tokens) for h in greedy] == [3, 3]
+    assert [len(b[0].tokens) for b in beams] == [3, 3]
+    # The length cap still wins over the minimum: at most 1 token here, and it ends.
+    capped = greedy_search(model, src, lengths, max_len_a=0.0, max_len_b=1, constraints=constraints)
+    assert [len(h.tokens) for h in capped] == [1, 1]
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_no_repeat_ngram_blocks_repeats(n: int) -> None:
+    model = biased_model(5, bias=50.0)
+    with torch.no_grad():
+        model.generator.bias[EOS] = -1e4  # run to the cap
+    src, lengths = torch.tensor([[4, 5, 6, 7]]), torch.tensor([4])
+    free = greedy_search(model, src, lengths, max_len_a=0.0, max_len_b=6)[0].tokens
+    assert free == [5] * 6
+    constraints = Constraints(no_repeat_ngram_size=n)
+    for tokens in (
+        greedy_search(model, src, lengths, max_len_a=0.0, max_len_b=6, constraints=constraints)[0].tokens,
+        beam_search(model, src, lengths, 3, max_len_a=0.0, max_len_b=6, constraints=constraints)[0][0].tokens,
+    ):
+        grams = [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+        assert len(grams) == len(set(grams)), tokens
+
+
+def test_repeated_ngrams_marks_the_tokens_that_would_repeat() -> None:
+    history = torch.tensor([[4, 5, 4, 6, 4], [7, 7, 7, 7, 8]])  # N x t
+    banned = _repeated_ngrams(history, 2, VOCAB)  # the last token is 4 / 8
+    assert banned[0].nonzero().flatten().tolist() == [5, 6]  # "4 5" and "4 6" were seen
+    assert banned[1].nonzero().flatten().tolist() == []  # nothing followed an 8
+    assert _repeated_ngrams(history, 1, VOCAB)[1].nonzero().flatten().tolist() == [7, 8]
+

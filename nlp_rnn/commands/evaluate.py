@@ -2,7 +2,8 @@
 
 ``evaluate pos`` compares a predicted CoNLL-U file with the gold one (the work is done by
 :func:`evaluate_pos`, callable from Python); ``evaluate bleu`` scores a translation file against
-its references with sacreBLEU (:func:`nlp_rnn.evaluation.bleu.score_files`).
+its references with sacreBLEU (:func:`nlp_rnn.evaluation.bleu.score_files`); ``evaluate rouge``
+scores summaries against reference summaries (:func:`rouge_files`).
 """
 
 from __future__ import annotations
@@ -45,9 +46,35 @@ def evaluate_pos(
     return report
 
 
+def rouge_files(
+    ref: str | os.PathLike[str],
+    hyp: str | os.PathLike[str],
+    *,
+    samples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+):  # -> RougeReport
+    """ROUGE-1/2/L F1 of the lines of ``hyp`` against those of ``ref`` (plain or ``.gz``), with
+    bootstrap intervals; files of different lengths are an error naming both and their counts."""
+    from nlp_rnn.errors import NlpRnnError
+    from nlp_rnn.evaluation.rouge import rouge
+    from nlp_rnn.fileio import iter_lines
+
+    references = [text for _, text in iter_lines(ref)]
+    hypotheses = [text for _, text in iter_lines(hyp)]
+    if len(references) != len(hypotheses):
+        raise NlpRnnError(
+            f"{hyp} has {len(hypotheses)} lines but {ref} has {len(references)}; "
+            "line i of the hypotheses must summarize the article of line i of the references"
+        )
+    if not references:
+        raise NlpRnnError(f"{ref}: no lines to score")
+    return rouge(hypotheses, references, samples=samples, confidence=confidence, seed=seed)
+
+
 @click.group(name="evaluate")
 def evaluate() -> None:
-    """Score predictions against references (pos: CoNLL-U tags; bleu: translations)."""
+    """Score predictions against references (pos: CoNLL-U tags; bleu: translations; rouge: summaries)."""
 
 
 @evaluate.command(name="pos")
@@ -126,3 +153,39 @@ def evaluate_bleu(
         from nlp_rnn.tasks import write_json
 
         write_json(json_path, scores.to_dict())
+
+
+@evaluate.command(name="rouge")
+@click.option(
+    "--ref", required=True, type=click.Path(dir_okay=False, path_type=Path),
+    help="Reference summaries, one per line (plain or .gz).",
+)  # fmt: skip
+@click.option(
+    "--hyp", required=True, type=click.Path(dir_okay=False, path_type=Path),
+    help="Generated summaries, one per line, the references' line count.",
+)  # fmt: skip
+@click.option(
+    "--bootstrap", "samples", default=1000, show_default=True, type=click.IntRange(min=0),
+    help="Bootstrap resamples for the confidence intervals (0: none).",
+)  # fmt: skip
+@click.option(
+    "--confidence", default=0.95, show_default=True,
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    help="Confidence level of the intervals.",
+)  # fmt: skip
+@click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap resampling.")
+@click.option(
+    "--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="Also write the scores and intervals to this JSON file.",
+)  # fmt: skip
+def evaluate_rouge(
+    ref: Path, hyp: Path, samples: int, confidence: float, seed: int, json_path: Path | None
+) -> None:
+    """ROUGE-1, ROUGE-2 and ROUGE-L F1 (rouge-score, stemming on) with bootstrap confidence intervals."""
+    report = rouge_files(ref, hyp, samples=samples, confidence=confidence, seed=seed)
+    click.echo(report.summary())
+    click.echo(f"({report.pairs} pairs, {report.samples} bootstrap resamples)")
+    if json_path is not None:
+        from nlp_rnn.tasks import write_json
+
+        write_json(json_path, report.to_dict())

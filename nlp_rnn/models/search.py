@@ -12,11 +12,19 @@ hypothesis ends with EOS and its score includes EOS's log-probability.
 Beam search (``beam_size`` k) keeps k alive hypotheses per sentence. Each step takes the 2k best
 extensions; those among the first k that end in EOS are finished (moved to the sentence's pool of
 the k best finished hypotheses), and the first k that do not end in EOS stay alive, so a finished
-hypothesis never takes an alive slot. A sentence is done once it has finished k hypotheses or
-reached its length cap (fairseq's criterion). Finished hypotheses rank by
+hypothesis never takes an alive slot. A sentence is done once it reaches its length cap, or once
+it has finished k hypotheses and no alive path can still score above the worst of them (an exact
+bound, see :func:`_cannot_improve`; stopping at the first k finished, as fairseq does, can return
+a worse hypothesis than the beam holds). Finished hypotheses rank by
 ``log_prob / lp(length)`` with GNMT's length penalty ``lp(length) = ((5 + length) / 6) ** alpha``
 (Wu et al. 2016), where ``length`` counts the output tokens *including* EOS and ``alpha`` is
 ``length_penalty``; ``alpha = 0`` ranks by the plain log-probability.
+
+:class:`Constraints` add what summarization needs: a minimum length (EOS banned until then) and
+blocking repeated n-grams (a token that would repeat an n-gram of the output so far is banned),
+both computed on tensors for all rows at once. A copying model
+(:class:`~nlp_rnn.models.pointer_generator.PointerGenerator`) takes the sources' extended ids
+(``src_extended``) and scores the extended vocabulary; the searches need nothing else for it.
 
 The searches change no module's mode: put the model in eval mode first (dropout off), or the
 output depends on the batch it was decoded in.
@@ -108,13 +116,48 @@ def gnmt_length_penalty(length: int, alpha: float) -> float:
     return ((5 + length) / 6) ** alpha
 
 
-def _restrict(log_probs: Tensor, at_cap: Tensor, model: Seq2Seq) -> Tensor:
-    """``log_probs`` (N x V) with padding and BOS banned everywhere, and every token but EOS banned
-    in the rows where ``at_cap`` (N) is true."""
+class Constraints(NamedTuple):
+    """What a search may not produce, on top of the length caps."""
+
+    min_length: int = 0  # EOS is banned before this many tokens (unless the length cap comes first)
+    no_repeat_ngram_size: int = 0  # no n-gram of this size twice in one output (0: off)
+
+
+NO_CONSTRAINTS = Constraints()
+
+
+def _restrict(
+    log_probs: Tensor, at_cap: Tensor, model: Seq2Seq, history: Tensor, constraints: Constraints
+) -> Tensor:
+    """``log_probs`` (N x V) with padding and BOS banned everywhere, every token but EOS banned in
+    the rows where ``at_cap`` (N) is true, and elsewhere what ``constraints`` forbid given the
+    tokens so far, ``history`` (N x t)."""
     vocab = torch.arange(log_probs.size(-1), device=log_probs.device)  # V
     never = (vocab == model.pad_id) | (vocab == model.bos_id)  # V
     banned = never | (at_cap.unsqueeze(-1) & (vocab != model.eos_id))  # N x V
+    steps = history.size(1)
+    if steps < constraints.min_length:
+        banned = banned | ((vocab == model.eos_id) & ~at_cap.unsqueeze(-1))
+    n = constraints.no_repeat_ngram_size
+    if n > 0 and steps >= n:
+        banned = banned | _repeated_ngrams(history, n, log_probs.size(-1))
     return log_probs.masked_fill(banned, float("-inf"))  # N x V
+
+
+def _repeated_ngrams(history: Tensor, n: int, vocab: int) -> Tensor:
+    """N x V: the tokens that would end an ``n``-gram already in ``history`` (N x t, t >= n)."""
+    windows = history.unfold(1, n, 1)  # N x (t-n+1) x n: every n-gram so far
+    prefix = history[:, history.size(1) - (n - 1) :].unsqueeze(1)  # N x 1 x n-1: the last n-1 tokens
+    repeats = (windows[:, :, :-1] == prefix).all(-1)  # N x (t-n+1)
+    counts = torch.zeros(history.size(0), vocab, dtype=torch.long, device=history.device)
+    return counts.scatter_add_(1, windows[:, :, -1], repeats.long()) > 0  # N x V
+
+
+def _encode(model: Seq2Seq, src: Tensor, src_lengths: Tensor, src_extended: Tensor | None) -> DecoderState:
+    """The model's initial state; a copying model also gets the sources' extended ids."""
+    if src_extended is None:
+        return model.encode(src, src_lengths)
+    return model.encode(src, src_lengths, src_extended)  # type: ignore[call-arg]
 
 
 def _hypotheses(paths: _Paths, src_lengths: Tensor) -> list[list[Hypothesis]]:
@@ -142,23 +185,26 @@ def greedy_search(
     max_len_a: float = 1.5,
     max_len_b: float = 10,
     return_attention: bool = False,
+    constraints: Constraints = NO_CONSTRAINTS,
+    src_extended: Tensor | None = None,
 ) -> list[Hypothesis]:
     """The most probable next token at every step, for each right-padded source of ``src`` (B x S).
 
     Returns one hypothesis per sentence, in order; its score is its log-probability.
+    ``src_extended`` (B x S) is for a copying model: the sources in its extended vocabulary.
     """
     src_lengths = src_lengths.to(src.device)
     batch, source = src.shape
     caps = max_output_lengths(src_lengths, max_len_a, max_len_b)  # B
     steps = int(caps.max()) + 1
-    state = model.encode(src, src_lengths)
+    state = _encode(model, src, src_lengths, src_extended)
     out = _empty_paths(batch, 1, steps, source, return_attention, model.pad_id, state.source.memory)
     out.log_probs.zero_()
     running = torch.arange(batch, device=src.device)  # R: the running rows' sentences
     prev = torch.full((batch,), model.bos_id, dtype=torch.long, device=src.device)  # R
     for t in range(steps):
         log_probs, state, weights = model.decode_step(prev, state)  # R x V, R x S
-        log_probs = _restrict(log_probs, caps[running] == t, model)
+        log_probs = _restrict(log_probs, caps[running] == t, model, out.tokens[running, 0, :t], constraints)
         best, prev = log_probs.max(dim=-1)  # R, R
         out.tokens[running, 0, t] = prev
         out.log_probs[running, 0] += best
@@ -225,11 +271,14 @@ class _Running(NamedTuple):
         )
 
 
-def _beam_step(model: Seq2Seq, run: _Running, at_cap: Tensor, t: int, length_penalty: float) -> _Running:
+def _beam_step(
+    model: Seq2Seq, run: _Running, at_cap: Tensor, t: int, length_penalty: float, constraints: Constraints
+) -> _Running:
     """Extend every alive path by one token; finish those that end in EOS among the best k."""
     sentences, k = run.alive.scores.shape
     log_probs, state, weights = model.decode_step(run.prev, run.state)  # R*k x V, R*k x S
-    log_probs = _restrict(log_probs, at_cap.repeat_interleave(k), model)
+    history = run.alive.tokens[:, :, :t].reshape(sentences * k, t)  # R*k x t
+    log_probs = _restrict(log_probs, at_cap.repeat_interleave(k), model, history, constraints)
     candidates, beams = _extend(
         run.alive, log_probs.view(sentences, k, -1), weights.view(sentences, k, -1), t, model.eos_id
     )  # R x 2k
@@ -250,6 +299,18 @@ def _beam_step(model: Seq2Seq, run: _Running, at_cap: Tensor, t: int, length_pen
     )
 
 
+def _cannot_improve(run: _Running, caps: Tensor, length_penalty: float) -> Tensor:
+    """R: whether no alive path of a sentence can still beat its worst pooled hypothesis.
+
+    An alive path's final score is at most ``log_prob / lp(cap + 1)``: its log-probability only
+    falls, and a log-probability (<= 0) divided by a penalty is largest at the largest penalty,
+    the one at the length cap. So the check is exact: stopping never loses a better hypothesis.
+    """
+    best_alive = run.alive.log_probs.max(dim=1).values  # R
+    bound = best_alive / ((5.0 + caps.double() + 1.0) / 6.0).pow(length_penalty).to(best_alive.dtype)  # R
+    return bound <= run.pool.scores[:, -1]  # R
+
+
 @torch.inference_mode()
 def beam_search(
     model: Seq2Seq,
@@ -261,11 +322,14 @@ def beam_search(
     max_len_a: float = 1.5,
     max_len_b: float = 10,
     return_attention: bool = False,
+    constraints: Constraints = NO_CONSTRAINTS,
+    src_extended: Tensor | None = None,
 ) -> list[list[Hypothesis]]:
     """Beam search for each right-padded source of ``src`` (B x S); see the module docstring.
 
     Returns per sentence its ``n_best`` best finished hypotheses, best first (fewer only when the
-    vocabulary is smaller than the beam).
+    vocabulary and the constraints leave fewer paths than the beam). ``src_extended`` as in
+    :func:`greedy_search`.
     """
     if beam_size < 1 or not 1 <= n_best <= beam_size:
         raise ValueError(f"need beam_size >= 1 and 1 <= n_best <= beam_size, got {beam_size} and {n_best}")
@@ -275,7 +339,7 @@ def beam_search(
     caps = max_output_lengths(src_lengths, max_len_a, max_len_b)  # B
     steps = int(caps.max()) + 1
     sentences = torch.arange(batch, device=src.device)  # B
-    state = model.encode(src, src_lengths).index_select(sentences.repeat_interleave(k))  # B*k rows
+    state = _encode(model, src, src_lengths, src_extended).index_select(sentences.repeat_interleave(k))
 
     def empty(width: int) -> _Paths:
         return _empty_paths(batch, width, steps, source, return_attention, model.pad_id, state.source.memory)
@@ -287,8 +351,8 @@ def beam_search(
     run = _Running(sentences, found, alive, empty(k), state, prev)
     for t in range(steps):
         at_cap = caps[run.sentences] == t  # R
-        run = _beam_step(model, run, at_cap, t, length_penalty)
-        done = (run.found >= k) | at_cap  # R
+        run = _beam_step(model, run, at_cap, t, length_penalty, constraints)
+        done = at_cap | ((run.found >= k) & _cannot_improve(run, caps[run.sentences], length_penalty))
         if bool(done.any()):
             best = run.pool.rows(done.nonzero().squeeze(1)).map(lambda part: part[:, :n_best])
             out.write(run.sentences[done], best)

@@ -108,10 +108,11 @@ class EncodedSource(NamedTuple):
     memory: Tensor  # B x S x M, encoder outputs, zeros at padding
     keys: Tensor  # B x S x K, the attention's precomputed keys
     mask: Tensor  # B x S, true at real source tokens
+    extended: Tensor | None = None  # B x S, source ids in a copying model's extended vocabulary
 
     def index_select(self, index: Tensor) -> EncodedSource:
         """Rows ``index`` (a 1-d long tensor) of every tensor."""
-        return EncodedSource(*(part.index_select(0, index) for part in self))
+        return EncodedSource(*(None if part is None else part.index_select(0, index) for part in self))
 
 
 class DecoderState(NamedTuple):

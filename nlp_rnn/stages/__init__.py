@@ -10,6 +10,8 @@ from nlp_rnn.stages.series import SeriesStage
 from nlp_rnn.stages.tokenize import TokenizeStage
 from nlp_rnn.stages.train_classifier import TrainClassifierStage
 from nlp_rnn.stages.train_forecaster import TrainForecasterStage
+from nlp_rnn.stages.train_language_model import TrainLanguageModelStage
+from nlp_rnn.stages.train_summarizer import TrainSummarizerStage
 from nlp_rnn.stages.train_tagger import TrainTaggerStage
 from nlp_rnn.stages.train_translator import TrainTranslatorStage
 from nlp_rnn.stages.vocab import VocabStage
@@ -27,5 +29,7 @@ STAGE_KINDS: dict[str, type[Stage]] = {
         SeriesStage,
         TrainForecasterStage,
         TrainTranslatorStage,
+        TrainLanguageModelStage,
+        TrainSummarizerStage,
     )
 }

@@ -224,7 +224,7 @@ def encode_pairs(
     return EncodedPairs(_flat(source_ids), _flat(target_ids), too_long=too_long, empty=empty)
 
 
-def _pad(id_arrays: Sequence[np.ndarray], prefix: int | None = None, suffix: int | None = None) -> Tensor:
+def pad_ids(id_arrays: Sequence[np.ndarray], prefix: int | None = None, suffix: int | None = None) -> Tensor:
     """B x T right-padded (with :data:`PAD_ID`) ids, each row optionally framed by ``prefix`` and
     ``suffix``."""
     extra = (prefix is not None) + (suffix is not None)
@@ -251,10 +251,10 @@ class Collate:
         sources = [source for source, _ in examples]
         targets = [target for _, target in examples]
         return {
-            "src": _pad(sources),  # B x S
+            "src": pad_ids(sources),  # B x S
             "src_lengths": torch.tensor([len(source) for source in sources], dtype=torch.long),  # B
-            "tgt_in": _pad(targets, prefix=BOS_ID),  # B x T
-            "tgt_out": _pad(targets, suffix=EOS_ID),  # B x T
+            "tgt_in": pad_ids(targets, prefix=BOS_ID),  # B x T
+            "tgt_out": pad_ids(targets, suffix=EOS_ID),  # B x T
         }
 
 
@@ -367,7 +367,7 @@ class TranslationPredictor:
         try:
             for batch in batches:
                 rows = [real[j] for j in batch]
-                src = _pad([np.asarray(ids[i], dtype=np.int64) for i in rows]).to(self.device)  # B x S
+                src = pad_ids([np.asarray(ids[i], dtype=np.int64) for i in rows]).to(self.device)  # B x S
                 src_lengths = torch.tensor([len(ids[i]) for i in rows], dtype=torch.long)  # B
                 if beam_size == 1:
                     found = greedy_search(
