@@ -13,9 +13,9 @@ Beam search (``beam_size`` k) keeps k alive hypotheses per sentence. Each step t
 extensions; those among the first k that end in EOS are finished (moved to the sentence's pool of
 the k best finished hypotheses), and the first k that do not end in EOS stay alive, so a finished
 hypothesis never takes an alive slot. A sentence is done once it reaches its length cap, or once
-it has finished k hypotheses and no alive path can still score above the worst of them (an exact
-bound, see :func:`_cannot_improve`; stopping at the first k finished, as fairseq does, can return
-a worse hypothesis than the beam holds). Finished hypotheses rank by
+it has finished k hypotheses and its best alive path, scored as if it ended at the next step, is
+no better than the worst of them (:func:`_cannot_improve`; stopping at the first k finished, as
+fairseq does, can return a worse hypothesis than the one the beam still holds). Finished hypotheses rank by
 ``log_prob / lp(length)`` with GNMT's length penalty ``lp(length) = ((5 + length) / 6) ** alpha``
 (Wu et al. 2016), where ``length`` counts the output tokens *including* EOS and ``alpha`` is
 ``length_penalty``; ``alpha = 0`` ranks by the plain log-probability.
@@ -121,6 +121,7 @@ class Constraints(NamedTuple):
 
     min_length: int = 0  # EOS is banned before this many tokens (unless the length cap comes first)
     no_repeat_ngram_size: int = 0  # no n-gram of this size twice in one output (0: off)
+    banned_ids: tuple[int, ...] = ()  # never produced (a summarizer bans <unk>)
 
 
 NO_CONSTRAINTS = Constraints()
@@ -134,6 +135,8 @@ def _restrict(
     tokens so far, ``history`` (N x t)."""
     vocab = torch.arange(log_probs.size(-1), device=log_probs.device)  # V
     never = (vocab == model.pad_id) | (vocab == model.bos_id)  # V
+    for token in constraints.banned_ids:
+        never = never | (vocab == token)
     banned = never | (at_cap.unsqueeze(-1) & (vocab != model.eos_id))  # N x V
     steps = history.size(1)
     if steps < constraints.min_length:
@@ -299,16 +302,17 @@ def _beam_step(
     )
 
 
-def _cannot_improve(run: _Running, caps: Tensor, length_penalty: float) -> Tensor:
-    """R: whether no alive path of a sentence can still beat its worst pooled hypothesis.
+def _cannot_improve(run: _Running, length: int, length_penalty: float) -> Tensor:
+    """R: whether the best alive path of a sentence, scored as if it ended at the next step with
+    ``length`` tokens (EOS included), is no better than the worst pooled hypothesis.
 
-    An alive path's final score is at most ``log_prob / lp(cap + 1)``: its log-probability only
-    falls, and a log-probability (<= 0) divided by a penalty is largest at the largest penalty,
-    the one at the length cap. So the check is exact: stopping never loses a better hypothesis.
+    Exact without a length penalty (a path's log-probability only falls, so it can never catch
+    up); with one it is the usual heuristic (Hugging Face's ``early_stopping=False``), since a
+    longer path divides by a larger penalty. A bound at the length cap would be exact there too,
+    but it keeps nearly every sentence running to its cap, several times slower.
     """
     best_alive = run.alive.log_probs.max(dim=1).values  # R
-    bound = best_alive / ((5.0 + caps.double() + 1.0) / 6.0).pow(length_penalty).to(best_alive.dtype)  # R
-    return bound <= run.pool.scores[:, -1]  # R
+    return best_alive / gnmt_length_penalty(length, length_penalty) <= run.pool.scores[:, -1]  # R
 
 
 @torch.inference_mode()
@@ -352,7 +356,7 @@ def beam_search(
     for t in range(steps):
         at_cap = caps[run.sentences] == t  # R
         run = _beam_step(model, run, at_cap, t, length_penalty, constraints)
-        done = at_cap | ((run.found >= k) & _cannot_improve(run, caps[run.sentences], length_penalty))
+        done = at_cap | ((run.found >= k) & _cannot_improve(run, t + 2, length_penalty))
         if bool(done.any()):
             best = run.pool.rows(done.nonzero().squeeze(1)).map(lambda part: part[:, :n_best])
             out.write(run.sentences[done], best)

@@ -48,7 +48,10 @@ class SummaryDecodingSettings(Schema):
     min_length: int = pydantic.Field(0, ge=0, description="words before the summary may end")
     max_length: int = pydantic.Field(30, ge=1, description="words at most")
     length_penalty: float = pydantic.Field(1.0, ge=0, description="GNMT's alpha")
-    no_repeat_ngram_size: int = pydantic.Field(0, ge=0, description="block repeated n-grams (0: off)")
+    no_repeat_ngram_size: int = pydantic.Field(
+        0, ge=0, description="block repeated n-grams (0: off; 1: no word twice)"
+    )
+    ban_unk: bool = pydantic.Field(True, description="never write <unk> (rare words come by copying)")
     batch_size: int = pydantic.Field(64, ge=1, description="articles per decoding batch")
     greedy: bool = pydantic.Field(True, description="also score greedy decoding")
 
@@ -263,7 +266,7 @@ class TrainSummarizerStage(Stage):
         for name, beam in searches.items():
             options = DecodingOptions(
                 beam, decoding.min_length, decoding.max_length, decoding.length_penalty,
-                decoding.no_repeat_ngram_size, decoding.batch_size,
+                decoding.no_repeat_ngram_size, decoding.batch_size, decoding.ban_unk,
             )  # fmt: skip
             started = time.perf_counter()
             summaries = predictor.summarize(articles, options)
@@ -311,7 +314,7 @@ class TrainSummarizerStage(Stage):
         decoding = self.config.decoding
         options = DecodingOptions(
             decoding.beam_size, decoding.min_length, decoding.max_length, decoding.length_penalty,
-            decoding.no_repeat_ngram_size,
+            decoding.no_repeat_ngram_size, ban_unk=decoding.ban_unk,
         )  # fmt: skip
         summaries = predictor.summarize(self.config.samples, options)
         lines = [f"{a}\t{s.text}" for a, s in zip(self.config.samples, summaries, strict=True)]

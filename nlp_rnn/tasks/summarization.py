@@ -242,6 +242,7 @@ class DecodingOptions:
     length_penalty: float = 1.0  # GNMT's alpha (beam search)
     no_repeat_ngram_size: int = 0  # block repeated n-grams (0: off)
     batch_size: int = DEFAULT_BATCH_SIZE
+    ban_unk: bool = True  # never write <unk> (a word outside the vocabulary comes only by copying)
 
 
 @dataclass
@@ -285,7 +286,8 @@ class SummarizationPredictor:
         encoded = [extended_ids(self.text.words(a)[: self.max_source_length], self.vocab) for a in articles]
         results = [Summary("", [], float("nan"), 0) for _ in articles]
         real = [i for i, (ids, _) in enumerate(encoded) if ids]
-        constraints = Constraints(options.min_length, options.no_repeat_ngram_size)
+        banned = (UNK_ID,) if options.ban_unk else ()
+        constraints = Constraints(options.min_length, options.no_repeat_ngram_size, banned)
         was_training = self.model.training
         self.model.eval()
         try:
