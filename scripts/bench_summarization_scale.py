@@ -3,9 +3,10 @@
 Writes synthetic article/headline files of N pairs (Zipf-distributed words, ~31-word articles and
 ~8-word headlines, like Gigaword's), then runs the corpus + train_summarizer stages on them in a
 child process with a short training (``--steps`` updates), once per size, and reports the child's
-peak resident memory and the stage times. Memory that does not grow with N is the point: the
-vocabulary is counted line by line, the encoded pairs live in memory-mapped files, and training
-reads batches from them.
+peak resident and peak anonymous memory (sampled every 0.1 s from /proc; anonymous memory leaves
+out the pages of memory-mapped files, which the kernel can drop) and the wall time. Memory that
+does not grow with N is the point: the vocabulary is counted line by line, the encoded pairs live
+in memory-mapped files, and training reads batches from them.
 
     python scripts/bench_summarization_scale.py                     # 100k and 1M pairs
     python scripts/bench_summarization_scale.py --sizes 10000 50000 --steps 5   # a quick look
@@ -69,10 +70,30 @@ stages:
 """
 
 
-_PEAK_OF_CHILD = (
-    "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
-    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
-)
+def _memory_kib(pid: int) -> tuple[int, int]:
+    """(resident, anonymous) memory of a process in KiB: anonymous leaves out file pages (memory-
+    mapped Arrow tables and pair files, which the kernel can drop), so it is what really grows."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        fields[name] = value.split()[0] if value.split() else "0"
+    return int(fields.get("VmRSS", 0)), int(fields.get("RssAnon", 0))
+
+
+def _run_sampled(command: list[str]) -> tuple[int, int]:
+    """Run ``command``, sampling its memory every 0.1 s; the peaks (KiB) of resident and anonymous."""
+    child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
+    peak_rss = peak_anon = 0
+    while child.poll() is None:
+        try:
+            rss, anon = _memory_kib(child.pid)
+        except (FileNotFoundError, ProcessLookupError):
+            break
+        peak_rss, peak_anon = max(peak_rss, rss), max(peak_anon, anon)
+        time.sleep(0.1)
+    if child.wait() != 0:
+        raise SystemExit(f"{' '.join(command)} failed with status {child.returncode}")
+    return peak_rss, peak_anon
 
 
 def run_size(folder: Path, pairs: int, dev: tuple[Path, Path], steps: int) -> dict[str, float]:
@@ -86,17 +107,14 @@ def run_size(folder: Path, pairs: int, dev: tuple[Path, Path], steps: int) -> di
     cli = str(Path(sys.executable).parent / "nlp-rnn")
     command = [cli, "-q", "run", str(pipeline), "--run-dir", str(folder / f"run{pairs}")]
     started = time.perf_counter()
-    # A fresh parent per run, so the peak it reports is this run's alone (KiB on Linux).
-    measured = subprocess.run(
-        [sys.executable, "-c", _PEAK_OF_CHILD, *command], check=True, cwd=ROOT, capture_output=True, text=True
-    )
+    peak_rss, peak_anon = _run_sampled(command)
     seconds = time.perf_counter() - started
-    peak = int(measured.stdout.split()[-1])
     metrics = json.loads((folder / f"run{pairs}" / "metrics.json").read_text())
     return {
         "pairs": pairs,
         "train_pairs_encoded": metrics["summarize.train.pairs"],
-        "peak_rss_mib": round(peak / 1024, 1),
+        "peak_rss_mib": round(peak_rss / 1024, 1),
+        "peak_anonymous_mib": round(peak_anon / 1024, 1),
         "wall_seconds": round(seconds, 1),
     }
 
