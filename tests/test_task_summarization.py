@@ -129,6 +129,7 @@ def test_summarize_file_keeps_lines(tmp_path: Path) -> None:
     assert predictor.summarize_file(source, target, DecodingOptions(beam_size=1, max_length=3), chunk=2) == (
         3,
         1,
+        0,
     )
     lines = target.read_text(encoding="utf-8").split("\n")
     assert len(lines) == 4 and lines[1] == "" and lines[3] == ""

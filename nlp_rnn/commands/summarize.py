@@ -37,7 +37,6 @@ def summarize_file(
     (both are counted in a log message).
     """
     from nlp_rnn.api import load_model
-    from nlp_rnn.fileio import iter_lines
     from nlp_rnn.tasks import read_model_config
     from nlp_rnn.tasks.summarization import DecodingOptions
 
@@ -53,9 +52,8 @@ def summarize_file(
     options = DecodingOptions(
         beam_size, min_length, max_length, length_penalty, no_repeat_ngram_size, batch_size
     )
-    lines, empty = predictor.summarize_file(input_path, output_path, options)
+    lines, empty, longer = predictor.summarize_file(input_path, output_path, options)
     cap = predictor.max_source_length
-    longer = sum(len(predictor.text.words(text)) > cap for _, text in iter_lines(input_path))
     if empty:
         log.warning("%s: %d empty line(s) got empty summaries", input_path, empty)
     if longer:

@@ -55,6 +55,15 @@ class SummaryDecodingSettings(Schema):
     batch_size: int = pydantic.Field(64, ge=1, description="articles per decoding batch")
     greedy: bool = pydantic.Field(True, description="also score greedy decoding")
 
+    def options(self, beam_size: int | None = None):  # -> DecodingOptions
+        """These settings for the predictor (``beam_size`` overrides the configured width)."""
+        from nlp_rnn.tasks.summarization import DecodingOptions
+
+        return DecodingOptions(
+            beam_size or self.beam_size, self.min_length, self.max_length, self.length_penalty,
+            self.no_repeat_ngram_size, self.batch_size, self.ban_unk,
+        )  # fmt: skip
+
 
 class SummarizerTrainerSettings(TrainerConfig):
     """The Trainer's settings with a summarizer's defaults: token batches, select on dev perplexity."""
@@ -254,7 +263,6 @@ class TrainSummarizerStage(Stage):
         from nlp_rnn.evaluation.rouge import lead, rouge
         from nlp_rnn.fileio import atomic_file
         from nlp_rnn.tasks import write_json
-        from nlp_rnn.tasks.summarization import DecodingOptions
 
         config = self.config
         decoding = config.decoding
@@ -264,10 +272,7 @@ class TrainSummarizerStage(Stage):
         metrics: Metrics = {}
         report: dict[str, dict] = {}
         for name, beam in searches.items():
-            options = DecodingOptions(
-                beam, decoding.min_length, decoding.max_length, decoding.length_penalty,
-                decoding.no_repeat_ngram_size, decoding.batch_size, decoding.ban_unk,
-            )  # fmt: skip
+            options = decoding.options(beam)
             started = time.perf_counter()
             summaries = predictor.summarize(articles, options)
             seconds = time.perf_counter() - started
@@ -308,15 +313,9 @@ class TrainSummarizerStage(Stage):
     def _summarize_samples(self, ctx: StageContext, folder: Path) -> None:
         """Summarize the sample articles with the model loaded back from its folder, as a user would."""
         from nlp_rnn.api import load_model
-        from nlp_rnn.tasks.summarization import DecodingOptions
 
         predictor = load_model(folder)
-        decoding = self.config.decoding
-        options = DecodingOptions(
-            decoding.beam_size, decoding.min_length, decoding.max_length, decoding.length_penalty,
-            decoding.no_repeat_ngram_size, ban_unk=decoding.ban_unk,
-        )  # fmt: skip
-        summaries = predictor.summarize(self.config.samples, options)
+        summaries = predictor.summarize(self.config.samples, self.config.decoding.options())
         lines = [f"{a}\t{s.text}" for a, s in zip(self.config.samples, summaries, strict=True)]
         (ctx.out_dir / SAMPLES_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")
         ctx.log.info("the saved model summarizes the samples:\n  %s", "\n  ".join(lines))

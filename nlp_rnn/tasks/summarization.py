@@ -335,17 +335,19 @@ class SummarizationPredictor:
         target: str | os.PathLike[str],
         options: DecodingOptions | None = None,
         chunk: int = DEFAULT_CHUNK,
-    ) -> tuple[int, int]:
+    ) -> tuple[int, int, int]:
         """Summarize every line of ``source`` (plain or ``.gz``) into the same line of ``target``,
-        ``chunk`` lines at a time, written atomically. Returns (lines, empty lines)."""
-        count = empty = 0
+        ``chunk`` lines at a time, written atomically. Returns (lines, empty lines, articles cut to
+        ``max_source_length``)."""
+        count = empty = cut = 0
         with atomic_file(target, "w", encoding="utf-8", newline="\n") as handle:
             for lines in chunked((text for _, text in iter_lines(source)), chunk):
                 summaries = self.summarize(lines, options)
                 handle.write("".join(summary.text + "\n" for summary in summaries))
                 count += len(lines)
                 empty += sum(not line.strip() for line in lines)
-        return count, empty
+                cut += sum(len(self.text.words(line)) > self.max_source_length for line in lines)
+        return count, empty, cut
 
     # --- the model folder ----------------------------------------------------------------------
 
