@@ -22,6 +22,9 @@ Coverage (See et al.'s coverage loss): ``coverage_weight * sum_i min(attention_t
 target token, with ``c_t`` the attention summed over the earlier steps; it penalises attending
 again to what was already covered, which curbs repetition. It is a loss only (the coverage
 vector is not an input to the attention), so the one-shot teacher forcing still applies.
+
+Scheduled sampling (see :mod:`nlp_rnn.models.seq2seq`) predicts from the mixture, so a copy id can
+be chosen; like search's outputs it is fed back as ``<unk>``, the id its embedding reads.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from nlp_rnn.models.seq2seq import DecoderState, Seq2Seq, Seq2SeqConfig
+from nlp_rnn.models.seq2seq import DecoderState, Seq2Seq, Seq2SeqConfig, choose_tokens
 
 _TINY = 1e-12  # keeps log() finite where the mixture gives a token no probability at all
 
@@ -89,7 +92,8 @@ class PointerGenerator(Seq2Seq):
         targets = batch["tgt_out"]  # B x T, extended ids
         real = targets != self.pad_id  # B x T
         tokens = real.sum()
-        log_probs, generator, weights = self.teacher_forced_scores(state, batch["tgt_in"], targets)
+        tgt_in = self.scheduled_inputs(state, batch["tgt_in"])  # B x T
+        log_probs, generator, weights = self.teacher_forced_scores(state, tgt_in, targets)
         nll = -(log_probs * real).sum()
         loss = nll
         eps = self.config.label_smoothing
@@ -135,12 +139,19 @@ class PointerGenerator(Seq2Seq):
         generator = F.softmax(self._logits(attentional).float(), dim=-1)  # B x V
         if self.switch is None:
             return generator.log(), state, weights
-        extended = state.source.extended  # B x S
-        width = max(self.vocab_size, int(extended.max()) + 1)
-        p_gen = self._p_gen(attentional, embedded)  # B x 1
-        mixture = F.pad(p_gen * generator, (0, width - self.vocab_size))  # B x V'
-        mixture.scatter_add_(1, extended, (1 - p_gen) * weights.float())
+        mixture = self._mixture(generator, attentional, embedded, weights, state.source.extended)  # B x V'
         return torch.log(mixture + _TINY), state, weights
+
+    def predicted_inputs(self, state: DecoderState, tgt_in: Tensor) -> Tensor:
+        """The model's token (B x T) after each teacher-forced input of ``tgt_in`` (B x T), chosen
+        from the mixture over the extended vocabulary, with copy ids as ``<unk>``."""
+        attentional, embedded, weights = self._teacher_forced(state, tgt_in)  # B x T x H, x E, x S
+        probabilities = F.softmax(self._logits(attentional).float(), dim=-1)  # B x T x V
+        if self.switch is not None:
+            extended = state.source.extended.unsqueeze(1).expand_as(weights)  # B x T x S
+            # B x T x V'
+            probabilities = self._mixture(probabilities, attentional, embedded, weights, extended)
+        return self._plain_ids(choose_tokens(probabilities, self.config.scheduled_sampling.sampling))
 
     @staticmethod
     def coverage_loss(weights: Tensor, real: Tensor) -> Tensor:
@@ -151,6 +162,17 @@ class PointerGenerator(Seq2Seq):
     def _plain_ids(self, ids: Tensor) -> Tensor:
         """Extended ids with every copy id replaced by ``<unk>`` (what the embeddings can read)."""
         return torch.where(ids < self.vocab_size, ids, self.unk_id)
+
+    def _mixture(
+        self, generator: Tensor, attentional: Tensor, embedded: Tensor, weights: Tensor, extended: Tensor
+    ) -> Tensor:
+        """``P(w)`` over the extended vocabulary (... x V') from the generator's probabilities
+        (... x V), attentional vectors (... x H), input embeddings (... x E), attention weights
+        (... x S) and the source's extended ids (... x S)."""
+        width = max(self.vocab_size, int(extended.max()) + 1)
+        p_gen = self._p_gen(attentional, embedded)  # ... x 1
+        mixture = F.pad(p_gen * generator, (0, width - self.vocab_size))  # ... x V'
+        return mixture.scatter_add_(-1, extended, (1 - p_gen) * weights.float())
 
     def _p_gen(self, attentional: Tensor, embedded: Tensor) -> Tensor:
         """The generation probability (... x 1) from attentional vectors (... x H) and input

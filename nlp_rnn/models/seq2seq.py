@@ -24,6 +24,16 @@ Teacher forcing runs in one of two ways that give the same numbers:
   the same :meth:`Seq2Seq.decode_step` arithmetic that search uses (the output layer still runs
   once on all steps).
 
+Scheduled sampling (Bengio et al. 2015), in the parallel two-pass form (Duckworth et al. 2019;
+Mihaylova and Liu 2019) that keeps the one-shot path: in training, with a mixing probability
+``p > 0`` (:attr:`Seq2Seq.sampling_probability`, set per step from
+:class:`ScheduledSamplingConfig`), a first teacher-forced pass without gradients (in training
+mode, so with dropout, and on the same encoder output) predicts a token at every position; each
+gold input after BOS that is not padding is then replaced, independently with probability ``p``,
+by the prediction made one position earlier, and the ordinary teacher-forced pass over these mixed
+inputs gives the loss (the targets stay the reference). ``p = 0`` runs no first pass and draws no
+random numbers; eval mode never mixes.
+
 Decoder state (:class:`DecoderState`): the source's memory, keys and mask
 (:class:`EncodedSource`), the decoder's ``h`` (and ``c``), ``layers x B x H`` as in PyTorch's
 modules, and the previous attentional vector ``B x H``. The initial ``h`` (and ``c``) come from the
@@ -35,6 +45,7 @@ zeros. So any encoder depth and direction count maps onto any decoder depth.
 
 from __future__ import annotations
 
+import math
 from typing import Literal, NamedTuple
 
 import pydantic
@@ -45,6 +56,56 @@ from torch import Tensor, nn
 from nlp_rnn.config import Schema
 from nlp_rnn.models.attention import make_attention
 from nlp_rnn.models.encoder import RNNEncoder
+
+
+class ScheduledSamplingConfig(Schema):
+    """Scheduled sampling's mixing probability as a function of the optimizer step (the
+    ``scheduled_sampling:`` section of a model); ``probability: 0`` (the default) is off."""
+
+    probability: float = pydantic.Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="the mixing probability: constant's value, linear's at end_step, inverse_sigmoid's cap",
+    )
+    schedule: Literal["constant", "linear", "inverse_sigmoid"] = pydantic.Field(
+        "constant",
+        description="constant: probability from start_step; linear: 0 at start_step rising to probability "
+        "at end_step; inverse_sigmoid: 1 - k / (k + exp((step - start_step) / k)), capped at probability",
+    )
+    start_step: int = pydantic.Field(0, ge=0, description="no mixing before this optimizer step")
+    end_step: int | None = pydantic.Field(
+        None, ge=1, description="linear only (required there): the step where probability is reached"
+    )
+    k: float = pydantic.Field(
+        1000.0, ge=1, description="inverse_sigmoid's speed: uncapped, 1/2 at k ln k steps after start_step"
+    )
+    sampling: Literal["argmax", "sample"] = pydantic.Field(
+        "argmax", description="the model's prediction: its most probable token, or a sample from its softmax"
+    )
+
+    @pydantic.model_validator(mode="after")
+    def _end_step(self) -> ScheduledSamplingConfig:
+        if self.schedule == "linear" and (self.end_step is None or self.end_step <= self.start_step):
+            raise ValueError(
+                f"the linear schedule needs end_step > start_step ({self.start_step}), got {self.end_step}"
+            )
+        if self.schedule != "linear" and self.end_step is not None:
+            raise ValueError(f"end_step applies to the linear schedule only, not to {self.schedule!r}")
+        return self
+
+    def probability_at(self, step: int) -> float:
+        """The mixing probability at optimizer step ``step`` (0-based, as the learning rate counts)."""
+        if step < self.start_step:
+            return 0.0
+        steps = step - self.start_step
+        if self.schedule == "constant":
+            return self.probability
+        if self.schedule == "linear":
+            assert self.end_step is not None
+            return self.probability * min(1.0, steps / (self.end_step - self.start_step))
+        # 1 - k / (k + e^x) = sigmoid(x - ln k), which cannot overflow for large x.
+        return min(self.probability, 1.0 / (1.0 + math.exp(math.log(self.k) - steps / self.k)))
 
 
 class Seq2SeqConfig(Schema):
@@ -85,6 +146,10 @@ class Seq2SeqConfig(Schema):
     )
     label_smoothing: float = pydantic.Field(
         0.1, ge=0, lt=1, description="share of the target probability spread over the vocabulary"
+    )
+    scheduled_sampling: ScheduledSamplingConfig = pydantic.Field(
+        default_factory=ScheduledSamplingConfig,
+        description="training only: replace some gold decoder inputs by the model's own predictions",
     )
 
     @property
@@ -164,6 +229,25 @@ class Bridge(nn.Module):
         return mapped.view(batch, self.decoder_layers, self.decoder_hidden).transpose(0, 1).contiguous()
 
 
+def choose_tokens(probabilities: Tensor, sampling: Literal["argmax", "sample"]) -> Tensor:
+    """Token ids (``...``) from distributions (``... x V``): the most probable, or one sample each."""
+    if sampling == "argmax":
+        return probabilities.argmax(dim=-1)
+    flat = probabilities.flatten(0, -2)  # N x V
+    return torch.multinomial(flat, 1).view(probabilities.shape[:-1])
+
+
+def mix_inputs(tgt_in: Tensor, predicted: Tensor, probability: float, pad_id: int) -> Tensor:
+    """Scheduled sampling's decoder inputs: each gold ``tgt_in[:, t]`` (B x T) with ``t >= 1`` that
+    is not padding becomes ``predicted[:, t - 1]`` (B x T, the model's choice after reading input
+    ``t - 1``) with probability ``probability``, independently per position; BOS and padding stay."""
+    replace = torch.rand(tgt_in.shape, device=tgt_in.device) < probability  # B x T
+    replace[:, 0] = False
+    replace &= tgt_in != pad_id
+    previous = torch.cat([tgt_in[:, :1], predicted[:, :-1]], dim=1)  # B x T
+    return torch.where(replace, previous, tgt_in)
+
+
 def _make_decoder_rnn(config: Seq2SeqConfig, input_size: int) -> nn.RNNBase:
     rnn = nn.LSTM if config.cell == "lstm" else nn.GRU
     dropout = config.dropout if config.decoder_layers > 1 else 0.0
@@ -177,6 +261,9 @@ class Seq2Seq(nn.Module):
     target) and ``tgt_out`` (B x T: target + EOS), right-padded with ``pad_id``, and returns
     ``loss`` (the label-smoothed cross-entropy, mean per real target token) and ``tokens`` (their
     count, a 0-d long tensor). Search uses :meth:`encode` and :meth:`decode_step`.
+    ``sampling_probability`` is scheduled sampling's mixing probability for the current step
+    (0: plain teacher forcing), which :class:`~nlp_rnn.tasks.translation.ScheduledSampling`
+    sets before every optimizer step.
     """
 
     def __init__(
@@ -197,6 +284,7 @@ class Seq2Seq(nn.Module):
             )
         self.config = config
         self.bos_id, self.eos_id, self.pad_id = bos_id, eos_id, pad_id
+        self.sampling_probability = 0.0
         self.source_embedding = nn.Embedding(source_vocab_size, config.embedding_dim, padding_idx=pad_id)
         self.target_embedding = (
             self.source_embedding
@@ -245,7 +333,8 @@ class Seq2Seq(nn.Module):
 
     def forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         state = self.encode(batch["src"], batch["src_lengths"])
-        logits = self.teacher_forced_logits(state, batch["tgt_in"])  # B x T x V
+        tgt_in = self.scheduled_inputs(state, batch["tgt_in"])  # B x T
+        logits = self.teacher_forced_logits(state, tgt_in)  # B x T x V
         targets = batch["tgt_out"]  # B x T
         tokens = (targets != self.pad_id).sum()
         loss = F.cross_entropy(
@@ -287,6 +376,21 @@ class Seq2Seq(nn.Module):
         else:
             attentional = self._attentional_stepwise(embedded, state)  # B x T x H
         return self._logits(attentional)
+
+    def scheduled_inputs(self, state: DecoderState, tgt_in: Tensor) -> Tensor:
+        """The decoder inputs of a training forward: ``tgt_in`` (B x T) itself, or, in training mode
+        with ``sampling_probability > 0``, mixed with the predictions of a first pass (no gradients)."""
+        if not self.training or self.sampling_probability == 0:
+            return tgt_in
+        with torch.no_grad():
+            predicted = self.predicted_inputs(state, tgt_in)  # B x T
+        return mix_inputs(tgt_in, predicted, self.sampling_probability, self.pad_id)
+
+    def predicted_inputs(self, state: DecoderState, tgt_in: Tensor) -> Tensor:
+        """The model's token (B x T) after each teacher-forced input of ``tgt_in`` (B x T), chosen
+        as ``config.scheduled_sampling.sampling`` says, in ids the embedding can read."""
+        probabilities = F.softmax(self.teacher_forced_logits(state, tgt_in).float(), dim=-1)  # B x T x V
+        return choose_tokens(probabilities, self.config.scheduled_sampling.sampling)
 
     def _initial_recurrent(
         self, encoder_states: Tensor | tuple[Tensor, Tensor], batch: int, memory: Tensor

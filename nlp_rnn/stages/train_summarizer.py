@@ -239,6 +239,7 @@ class TrainSummarizerStage(Stage):
     def _train(self, ctx: StageContext, predictor, train, dev, seed: int):  # -> FitResult
         """The shared Trainer, batching by article length; every checkpoint is also a model folder."""
         from nlp_rnn.tasks.summarization import Collate, evaluate_batches, write_model_files
+        from nlp_rnn.tasks.translation import ScheduledSampling
         from nlp_rnn.training.trainer import Trainer
 
         config = self.config
@@ -254,6 +255,7 @@ class TrainSummarizerStage(Stage):
         return Trainer(trainer_config, ctx.out_dir / TRAIN_DIR).fit(
             p.model, train, dev, collate=Collate(len(p.vocab)), evaluate=evaluate_batches,
             lengths=article_lengths(train), dev_lengths=article_lengths(dev), add_files=add_files,
+            callbacks=[ScheduledSampling(p.model)],
         )  # fmt: skip
 
     def _evaluate(

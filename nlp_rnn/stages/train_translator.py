@@ -195,7 +195,7 @@ class TrainTranslatorStage(Stage):
 
     def _train(self, ctx: StageContext, predictor, train, dev, seed: int):  # -> FitResult
         """The shared Trainer; every checkpoint is also a model folder."""
-        from nlp_rnn.tasks.translation import Collate, evaluate_batches, write_model_files
+        from nlp_rnn.tasks.translation import Collate, ScheduledSampling, evaluate_batches, write_model_files
         from nlp_rnn.training.trainer import Trainer
 
         config = self.config
@@ -206,8 +206,9 @@ class TrainTranslatorStage(Stage):
             write_model_files(folder, p.model, p.subwords, p.source_lang, p.target_lang)
 
         return Trainer(trainer_config, ctx.out_dir / TRAIN_DIR).fit(
-            p.model, train, dev, collate=Collate(), evaluate=evaluate_batches, add_files=add_files
-        )
+            p.model, train, dev, collate=Collate(), evaluate=evaluate_batches, add_files=add_files,
+            callbacks=[ScheduledSampling(p.model)],
+        )  # fmt: skip
 
     def _evaluate(self, ctx: StageContext, predictor, sources: list[str], references: list[str]) -> Metrics:
         """Translate dev with beam (and greedy) search; sacreBLEU scores, outputs, attention plots."""

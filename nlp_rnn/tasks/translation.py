@@ -48,6 +48,7 @@ from nlp_rnn.tasks import (
     write_json,
 )
 from nlp_rnn.text.tokenizers import SentencePieceTokenizer, load_tokenizer
+from nlp_rnn.training.trainer import Callback, TrainerState
 
 TASK = "translation"
 FORMAT_VERSION = 1
@@ -280,6 +281,21 @@ def evaluate_batches(model: Seq2Seq, batches: Iterable[Mapping[str, Tensor]]) ->
         tokens += int((targets != PAD_ID).sum())
     count = max(tokens, 1)  # the cap below keeps an untrained model's perplexity finite
     return {"loss": loss_sum / count, "nll": nll_sum / count, "ppl": math.exp(min(nll_sum / count, 100.0))}
+
+
+class ScheduledSampling(Callback):
+    """Sets the model's scheduled-sampling probability before every optimizer step from its
+    ``scheduled_sampling`` config (:class:`~nlp_rnn.models.seq2seq.ScheduledSamplingConfig`).
+
+    The probability is a pure function of the step and the random choices come from torch's
+    generators, which checkpoints hold, so a resumed run mixes exactly as an uninterrupted one.
+    """
+
+    def __init__(self, model: Seq2Seq) -> None:
+        self.model = model
+
+    def on_step_begin(self, state: TrainerState) -> None:
+        self.model.sampling_probability = self.model.config.scheduled_sampling.probability_at(state.step)
 
 
 # --------------------------------------------------------------------------- the predictor

@@ -140,9 +140,14 @@ class FitResult:
 class Callback:
     """Hooks into :meth:`Trainer.fit`; subclass and override what you need.
 
-    ``on_step_end`` and ``on_evaluate`` run on every rank, ``on_checkpoint`` only on rank 0 (the
-    one that writes). Callbacks must not consume random numbers if runs are to resume exactly.
+    ``on_step_begin``, ``on_step_end`` and ``on_evaluate`` run on every rank, ``on_checkpoint``
+    only on rank 0 (the one that writes). Callbacks must not consume random numbers if runs are to
+    resume exactly.
     """
+
+    def on_step_begin(self, state: TrainerState) -> None:
+        """Before an update; ``state.step`` is the updates done so far (this one's 0-based index),
+        also for the first update after resuming."""
 
     def on_step_end(self, state: TrainerState) -> None:
         """After an update and its validation, before ``last/`` is saved."""
@@ -545,6 +550,8 @@ class _Run:
         micro_batches = iter(self._loader(self.train_data, batches[position:], seed=self.state.epoch))
         while position < len(batches):
             count = min(self.config.accumulation_steps, len(batches) - position)
+            for callback in self.callbacks:
+                callback.on_step_begin(self.state)
             loss, grad_norm, lr = self._train_step(micro_batches, count)
             self._window.tokens += sum(tokens[position : position + count])
             position += count
