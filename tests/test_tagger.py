@@ -160,3 +160,19 @@ def test_char_cnn_equals_a_direct_convolution() -> None:
     embedded = cnn.embedding(chars).transpose(1, 2)  # U x C x L
     expected = torch.cat([torch.relu(conv(embedded)).amax(dim=2) for conv in cnn.convs], dim=1)
     assert torch.allclose(cnn(chars), expected, atol=1e-6)
+
+
+def test_projection_encoder_matches_the_encoder_when_gates_saturate() -> None:
+    # The recurrence computes tanh as 2 sigmoid(2x) - 1: large pre-activations must still agree.
+    torch.manual_seed(3)
+    encoder = RNNEncoder(4, 6, cell="lstm", bidirectional=True).eval()
+    inputs = torch.randn(3, 9, 4) * 30
+    lengths = torch.tensor([9, 4, 6])
+    weight, bias = bilstm_inference.first_layer_weights(encoder)
+    projections = torch.addmm(bias, inputs.flatten(0, 1), weight.t())
+    with torch.no_grad():
+        expected = encoder(inputs, lengths).sequence
+        got = bilstm_inference.encode_forms(encoder, projections, torch.arange(27).view(3, 9), lengths)
+    real = (torch.arange(9) < lengths[:, None]).unsqueeze(-1)
+    assert torch.isfinite(got).all()
+    assert torch.allclose(got * real, expected * real, atol=1e-5)

@@ -6,8 +6,11 @@ in the tagger), that product can be computed once per distinct form of a batch i
 per word and gathered back to the positions: with batches of a few thousand words, the distinct
 forms are a fraction of them. This module runs the recurrence from such projections, both
 directions at once (one batched matrix product per step), and the upper layers from their
-inputs. It computes exactly what :class:`~nlp_rnn.models.encoder.RNNEncoder` computes for a
-bidirectional LSTM (tests compare the two); it has no backward pass of its own (inference only).
+inputs. It computes what :class:`~nlp_rnn.models.encoder.RNNEncoder` computes for a
+bidirectional LSTM, up to float rounding (tests compare the two); it has no backward pass of its
+own (inference only). Per step it runs one matrix product, one sigmoid over all four gates (tanh
+as ``2 sigmoid(2x) - 1``, several times cheaper on the CPU) and a few element-wise products, and
+gathers the first layer's inputs with ``index_select``.
 
 Shapes: B sentences, T steps (right-padded, ``lengths`` B), H units per direction.
 """
@@ -33,20 +36,22 @@ def _recurrence(step_inputs: Callable[[int], Tensor], steps: int, batch: int, w_
     """LSTM steps of both directions at once -> T x 2 x B x H outputs.
 
     ``step_inputs(t)``: the 2 x B x 4H input products plus both biases at step t (the second
-    direction already reversed); ``w_hh``: the recurrent weights, 2 x 4H x H.
+    direction already reversed); ``w_hh``: the recurrent weights, 2 x 4H x H. Both come with the
+    cell-input gate's rows doubled (:func:`_doubled_cell_gate`), so that one contiguous sigmoid
+    gives all four gates: ``tanh(x) = 2 sigmoid(2x) - 1``, and PyTorch's CPU ``tanh`` costs several
+    times its ``sigmoid``.
     """
     directions, gates, hidden = w_hh.shape
     w_t = w_hh.transpose(1, 2)  # 2 x H x 4H
     h = w_hh.new_zeros(directions, batch, hidden)
-    c = w_hh.new_zeros(directions, batch, hidden)
+    c2 = w_hh.new_zeros(directions, batch, hidden)  # twice the cell state
     outputs = w_hh.new_empty(steps, directions, batch, hidden)
     for t in range(steps):
-        z = torch.baddbmm(step_inputs(t), h, w_t)  # 2 x B x 4H, gates in PyTorch's order i, f, g, o
-        input_forget = z[..., : 2 * hidden].sigmoid()
-        cell_input = z[..., 2 * hidden : 3 * hidden].tanh()
-        output_gate = z[..., 3 * hidden :].sigmoid()
-        c = torch.addcmul(input_forget[..., hidden:] * c, input_forget[..., :hidden], cell_input)
-        h = output_gate * c.tanh()
+        z = torch.baddbmm(step_inputs(t), h, w_t).sigmoid_()  # 2 x B x 4H: i, f, (g + 1) / 2, o
+        cell_input = z[..., 2 * hidden : 3 * hidden].mul_(4).sub_(2)  # 2 tanh(g)
+        c2 = torch.addcmul(z[..., hidden : 2 * hidden] * c2, z[..., :hidden], cell_input)
+        squashed = torch.sigmoid(c2).mul_(2).sub_(1)  # tanh(c)
+        h = z[..., 3 * hidden :] * squashed
         outputs[t] = h
     return outputs
 
@@ -72,19 +77,20 @@ def _layer_from_projections(projections: Tensor, lengths: Tensor, reverse: Tenso
 def _first_layer_from_forms(per_form: Tensor, form_index: Tensor, reverse: Tensor, w_hh: Tensor) -> Tensor:
     """The first layer's T x 2 x B x H outputs from per-form projections (U x 8H) and the B x T form
     ids of the positions: the backward direction reverses the ids, not the projections."""
-    forms = per_form.size(0)
-    table = per_form.view(forms, 2, -1)  # U x 2 x 4H
+    forms, batch = per_form.size(0), form_index.size(0)
+    table = per_form.view(forms * 2, -1)  # 2U x 4H: form u's forward row 2u, backward row 2u + 1
     ids = torch.stack([form_index, form_index.gather(1, reverse)]).permute(2, 0, 1)  # T x 2 x B
-    direction = torch.arange(2, device=per_form.device).view(2, 1)
+    rows = (ids * 2 + torch.arange(2, device=per_form.device).view(2, 1)).flatten(1)  # T x 2B
 
     def step_inputs(t: int) -> Tensor:  # gathered step by step: each slab is used while in cache
-        return table[ids[t], direction]  # 2 x B x 4H
+        return table.index_select(0, rows[t]).view(2, batch, -1)  # 2 x B x 4H
 
-    return _recurrence(step_inputs, ids.size(0), ids.size(2), w_hh)
+    return _recurrence(step_inputs, ids.size(0), batch, w_hh)
 
 
 def first_layer_weights(encoder: RNNEncoder) -> tuple[Tensor, Tensor]:
-    """The first layer's input weights of both directions (8H x D) and their summed biases (8H)."""
+    """The first layer's input weights of both directions (8H x D) and their summed biases (8H), in
+    the form :func:`encode_forms` expects (the cell-input gate's rows doubled)."""
     weight, bias, _ = _direction_weights(encoder, 0)
     return weight, bias
 
@@ -95,11 +101,28 @@ def supports(encoder: RNNEncoder) -> bool:
 
 
 def _direction_weights(encoder: RNNEncoder, layer: int) -> tuple[Tensor, Tensor, Tensor]:
-    """Input weights (8H x D), summed biases (8H) and recurrent weights (2 x 4H x H) of both directions."""
+    """Input weights (8H x D), summed biases (8H) and recurrent weights (2 x 4H x H) of both
+    directions, each with the cell-input gate's rows doubled (what :func:`_recurrence` expects)."""
     forward, backward = encoder.cell_weights(layer), encoder.cell_weights(layer, reverse=True)
-    weight = torch.cat([forward.weight_ih, backward.weight_ih])
-    bias = torch.cat([forward.bias_ih + forward.bias_hh, backward.bias_ih + backward.bias_hh])
-    return weight, bias, torch.stack([forward.weight_hh, backward.weight_hh])
+    weight = torch.cat([_doubled_cell_gate(forward.weight_ih), _doubled_cell_gate(backward.weight_ih)])
+    bias = torch.cat(
+        [
+            _doubled_cell_gate(forward.bias_ih + forward.bias_hh),
+            _doubled_cell_gate(backward.bias_ih + backward.bias_hh),
+        ]
+    )
+    return (
+        weight,
+        bias,
+        torch.stack([_doubled_cell_gate(forward.weight_hh), _doubled_cell_gate(backward.weight_hh)]),
+    )
+
+
+def _doubled_cell_gate(gate_rows: Tensor) -> Tensor:
+    """A copy of one direction's 4H gate rows (PyTorch's order i, f, g, o) with the g rows times 2."""
+    scale = gate_rows.new_ones(4, 1)
+    scale[2] = 2
+    return (gate_rows.view(4, -1) * scale).view_as(gate_rows)
 
 
 def encode_forms(encoder: RNNEncoder, per_form: Tensor, form_index: Tensor, lengths: Tensor) -> Tensor:

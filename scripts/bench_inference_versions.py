@@ -1,0 +1,103 @@
+"""Classifier inference speed of this checkout's BiLSTM recurrence against an earlier revision's.
+
+    python scripts/bench_inference_versions.py --old d709f16 --repeats 9
+
+Loads ``nlp_rnn/models/bilstm_inference.py`` as it was at ``--old`` (through ``git show``) next
+to the current one, builds one untrained classifier of the SST-2 model's shapes (phrase
+vocabulary, ``--embedding-dim``, a 1-layer BiLSTM of ``--hidden`` units, max pooling) and times
+``predict`` (raw text in) and the model alone on the SST-2 dev sentences replicated to
+``--sentences``, alternating the two versions ``--repeats`` times in this one process so that
+load from other processes hits both alike. Prints the medians, their ratio and the largest
+difference between the two versions' probabilities.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import torch
+
+import nlp_rnn.models.bilstm_inference as current
+import nlp_rnn.models.classifier as classifier_module
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_classifier  # noqa: E402  (the sibling script's data loading and model)
+
+MODULE_PATH = "nlp_rnn/models/bilstm_inference.py"
+
+
+def module_at(revision: str, folder: Path) -> ModuleType:
+    """``bilstm_inference`` as it was at git ``revision``."""
+    source = subprocess.run(
+        ["git", "show", f"{revision}:{MODULE_PATH}"], check=True, capture_output=True, text=True
+    ).stdout
+    path = folder / "bilstm_inference_old.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("bilstm_inference_old", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--old", required=True, help="git revision of the earlier recurrence")
+    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--sentences", type=int, default=20_000)
+    parser.add_argument("--embedding-dim", type=int, default=100)
+    parser.add_argument("--hidden", type=int, default=150)
+    parser.add_argument("--batch-size", type=int, default=256)
+    args = parser.parse_args(argv)
+
+    bench_args = bench_classifier.parse_args(
+        ["--embedding-dim", str(args.embedding_dim), "--hidden", str(args.hidden)]
+    )
+    _, dev_texts, vocab, label_vocab, tokenizer = bench_classifier.load_data(bench_args)
+    torch.manual_seed(0)
+    model = bench_classifier.build_model(bench_args, len(vocab))
+    predictor = bench_classifier.ClassificationPredictor(model, tokenizer, vocab, label_vocab)
+    texts = (dev_texts * (args.sentences // len(dev_texts) + 1))[: args.sentences]
+    encoded = predictor.encode(texts)
+    predictor.predict(texts[:1000])  # warm up
+
+    with tempfile.TemporaryDirectory() as folder:
+        versions = {"old": module_at(args.old, Path(folder)), "new": current}
+        speeds: dict[str, list[float]] = {
+            f"{name} {kind}": [] for name in versions for kind in ("e2e", "model")
+        }
+        probabilities: dict[str, np.ndarray] = {}
+        try:
+            for _ in range(args.repeats):
+                for name, module in versions.items():
+                    classifier_module.bilstm_inference = module  # what RNNClassifier.encode calls
+                    started = time.perf_counter()
+                    predictor.predict(texts, batch_size=args.batch_size)
+                    speeds[f"{name} e2e"].append(len(texts) / (time.perf_counter() - started))
+                    started = time.perf_counter()
+                    probabilities[name] = bench_classifier.predict_examples(
+                        model, encoded, batch_size=args.batch_size
+                    )
+                    speeds[f"{name} model"].append(len(texts) / (time.perf_counter() - started))
+        finally:
+            classifier_module.bilstm_inference = current
+    medians = {key: statistics.median(values) for key, values in speeds.items()}
+    for key, value in medians.items():
+        print(f"{key}: median {value:,.0f} sentences/s over {args.repeats}")
+    for kind in ("e2e", "model"):
+        print(f"{kind}: new / old = {medians[f'new {kind}'] / medians[f'old {kind}']:.2f}x")
+    difference = float(np.abs(probabilities["old"] - probabilities["new"]).max())
+    print(f"largest probability difference: {difference:.2e}; torch threads {torch.get_num_threads()}")
+
+
+if __name__ == "__main__":
+    main()
