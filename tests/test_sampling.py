@@ -42,6 +42,25 @@ def test_top_p_keeps_the_smallest_set_reaching_p(top_p: float, expected: set[int
     assert kept(filter_logits(LOGITS, top_p=top_p)) == expected
 
 
+def full_sort_nucleus(logits: torch.Tensor, top_p: float) -> torch.Tensor:
+    """The nucleus by sorting the whole vocabulary: true where a token is kept."""
+    ordered, order = torch.sort(logits, dim=-1, descending=True)
+    probs = torch.softmax(ordered, dim=-1)
+    before = torch.cumsum(probs, dim=-1) - probs
+    return torch.zeros_like(logits, dtype=torch.bool).scatter(-1, order, before < top_p)
+
+
+@pytest.mark.parametrize("scale", [8.0, 0.01])  # peaked: nucleus among the candidates; flat: full sort
+@pytest.mark.parametrize("top_p", [0.3, 0.9, 0.95])
+def test_large_vocabulary_nucleus_equals_a_full_sort(scale: float, top_p: float) -> None:
+    torch.manual_seed(4)
+    logits = torch.randn(3, 5000) * scale
+    expected = full_sort_nucleus(logits, top_p)
+    if scale < 1:
+        assert expected.sum(dim=-1).min() > 256  # the fallback path is the one tested here
+    assert torch.equal(torch.isfinite(filter_logits(logits, top_p=top_p)), expected)
+
+
 def test_filters_combine_and_reject_bad_values() -> None:
     assert kept(filter_logits(LOGITS, top_k=3, top_p=0.99)) == {1, 2, 3}
     with pytest.raises(ValueError):

@@ -38,12 +38,27 @@ def filter_logits(logits: Tensor, top_k: int = 0, top_p: float = 1.0) -> Tensor:
         kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]  # B x 1
         logits = logits.masked_fill(logits < kth, float("-inf"))
     if top_p < 1:
-        ordered, order = torch.sort(logits, dim=-1, descending=True)  # B x V
-        probs = torch.softmax(ordered, dim=-1)
-        before = torch.cumsum(probs, dim=-1) - probs  # probability of the more likely tokens
-        drop = torch.zeros_like(logits, dtype=torch.bool).scatter(-1, order, before >= top_p)
-        logits = logits.masked_fill(drop, float("-inf"))
+        logits = logits.masked_fill(_outside_nucleus(logits, top_p), float("-inf"))
     return logits
+
+
+NUCLEUS_CANDIDATES = 256  # the most likely tokens searched for the nucleus before a full sort
+
+
+def _outside_nucleus(logits: Tensor, top_p: float) -> Tensor:
+    """``B x V``: true where a token is outside the nucleus of ``top_p``.
+
+    The nucleus is looked for among the :data:`NUCLEUS_CANDIDATES` most likely tokens (a top-k,
+    much cheaper than sorting a large vocabulary at every generated token); only when their
+    probabilities do not reach ``top_p`` in some row is the whole vocabulary sorted.
+    """
+    probs = torch.softmax(logits, dim=-1)  # B x V
+    candidates = min(NUCLEUS_CANDIDATES, logits.size(-1))
+    top, order = probs.topk(candidates, dim=-1)  # B x K, most likely first
+    if candidates < logits.size(-1) and bool((top.sum(dim=-1) < top_p).any()):
+        top, order = torch.sort(probs, dim=-1, descending=True)  # B x V
+    before = torch.cumsum(top, dim=-1) - top  # probability of the more likely tokens
+    return torch.ones_like(logits, dtype=torch.bool).scatter(-1, order, before >= top_p)
 
 
 def next_tokens(
