@@ -19,7 +19,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from types import ModuleType
 
@@ -33,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_classifier  # noqa: E402  (the sibling script's data loading and model)
 
 MODULE_PATH = "nlp_rnn/models/bilstm_inference.py"
+KINDS = ("e2e", "model")  # bench_classifier.inference: end to end from raw text, the model alone
 
 
 def module_at(revision: str, folder: Path) -> ModuleType:
@@ -61,39 +61,35 @@ def main(argv: list[str] | None = None) -> None:
 
     bench_args = bench_classifier.parse_args(
         ["--embedding-dim", str(args.embedding_dim), "--hidden", str(args.hidden)]
+        + ["--inference-batch-size", str(args.batch_size)]
     )
     _, dev_texts, vocab, label_vocab, tokenizer = bench_classifier.load_data(bench_args)
     torch.manual_seed(0)
     model = bench_classifier.build_model(bench_args, len(vocab))
     predictor = bench_classifier.ClassificationPredictor(model, tokenizer, vocab, label_vocab)
     texts = (dev_texts * (args.sentences // len(dev_texts) + 1))[: args.sentences]
-    encoded = predictor.encode(texts)
     predictor.predict(texts[:1000])  # warm up
 
     with tempfile.TemporaryDirectory() as folder:
         versions = {"old": module_at(args.old, Path(folder)), "new": current}
-        speeds: dict[str, list[float]] = {
-            f"{name} {kind}": [] for name in versions for kind in ("e2e", "model")
-        }
+        speeds: dict[str, list[float]] = {f"{name} {kind}": [] for name in versions for kind in KINDS}
         probabilities: dict[str, np.ndarray] = {}
         try:
             for _ in range(args.repeats):
                 for name, module in versions.items():
                     classifier_module.bilstm_inference = module  # what RNNClassifier.encode calls
-                    started = time.perf_counter()
-                    predictor.predict(texts, batch_size=args.batch_size)
-                    speeds[f"{name} e2e"].append(len(texts) / (time.perf_counter() - started))
-                    started = time.perf_counter()
-                    probabilities[name] = bench_classifier.predict_examples(
-                        model, encoded, batch_size=args.batch_size
-                    )
-                    speeds[f"{name} model"].append(len(texts) / (time.perf_counter() - started))
+                    measured = bench_classifier.inference(bench_args, predictor, texts)
+                    for kind, speed in zip(KINDS, measured, strict=True):
+                        speeds[f"{name} {kind}"].append(speed)
+            for name, module in versions.items():
+                classifier_module.bilstm_inference = module
+                probabilities[name] = predictor.predict_proba(texts, batch_size=args.batch_size)
         finally:
             classifier_module.bilstm_inference = current
     medians = {key: statistics.median(values) for key, values in speeds.items()}
     for key, value in medians.items():
         print(f"{key}: median {value:,.0f} sentences/s over {args.repeats}")
-    for kind in ("e2e", "model"):
+    for kind in KINDS:
         print(f"{kind}: new / old = {medians[f'new {kind}'] / medians[f'old {kind}']:.2f}x")
     difference = float(np.abs(probabilities["old"] - probabilities["new"]).max())
     print(f"largest probability difference: {difference:.2e}; torch threads {torch.get_num_threads()}")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 
 from nlp_rnn.data.catalog import default_data_dir
 
@@ -64,3 +66,13 @@ stages:
     )
     run_pipeline(load_pipeline(pipeline), run_dir / "run")
     return run_dir / "run" / "model"
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """One intra-op thread for tests of tiny models: they gain nothing from more, and on a busy
+    machine spinning OpenMP threads make them several times slower (``usefixtures("one_thread")``)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -33,12 +33,7 @@ QUIET = {"device": "cpu", "tensorboard": False, "plot": False, "log_every": 5, "
 SMALL = {"embedding_dim": 16, "hidden_size": 32, "dropout": 0.0, "embedding_dropout": 0.0}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def store(tmp_path: Path, name: str, codec, texts, labels=None) -> Documents:

@@ -7,7 +7,7 @@ import json
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,17 +28,7 @@ DEV = make_examples(32, seed=2)
 QUIET = {"device": "cpu", "tensorboard": False, "plot": False}
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Train with one intra-op thread, as train_tiny.py does.
-
-    The tiny model gains nothing from more threads, and on a busy machine spinning OpenMP threads
-    make these tests several times slower.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def fit(
