@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
+from safetensors.torch import load_file
 
 from nlp_rnn.api import load_model
 from nlp_rnn.errors import ConfigError, NlpRnnError
@@ -131,6 +134,31 @@ def test_word2vec_vectors_initialise_the_embedding(tmp_path: Path) -> None:
     # Words of the vectors that training never saw get rows of their own (the demo lacks these two).
     itos = json.loads((folder / "vocab.json").read_text())["itos"]
     assert result.metrics["train.vocab_from_vectors"] == 2 and itos[-2:] == ["splendid", "dreary"]
+
+
+def test_extended_rows_stay_fixed_while_training_words_fine_tune(tmp_path: Path) -> None:
+    vectors = tmp_path / "vectors.txt"
+    words = ["the", "film", "movie", "good", "bad", "wonderful", "dull", "splendid", "dreary"]
+    vectors.write_text(
+        f"{len(words)} 4\n" + "".join(f"{w} {i} 0.5 -0.5 {i / 10}\n" for i, w in enumerate(words)),
+        encoding="utf-8",
+    )
+    overrides = [f"stages.train.embedding.vectors={vectors}", "stages.train.extend_vocab=100"]
+    result = run_pipeline(load_pipeline(write_pipeline(tmp_path), overrides), tmp_path / "run")
+    folder = tmp_path / "run" / "model" / "sentiment"
+    config = json.loads((folder / "config.json").read_text())
+    assert config["frozen_embedding_rows"] == result.metrics["train.vocab_from_vectors"] == 2
+    weights = load_file(str(folder / "model.safetensors"))
+    # The two added words keep their vectors exactly; the trainable rows exclude them.
+    assert torch.equal(weights["embedding.frozen"], torch.tensor([[7, 0.5, -0.5, 0.7], [8, 0.5, -0.5, 0.8]]))
+    itos = json.loads((folder / "vocab.json").read_text())["itos"]
+    assert weights["embedding.weight"].shape == (len(itos) - 2, 4)
+    assert result.metrics["train.parameters"] == sum(
+        t.numel() for name, t in weights.items() if name != "embedding.frozen"
+    )
+    model = load_model(folder)  # the saved folder rebuilds the split table
+    probs = model.predict_proba(["splendid", "dreary"])
+    assert not np.allclose(probs[0], probs[1])  # the fixed rows differ, so do the predictions
 
 
 def test_hold_out_is_deterministic_and_disjoint() -> None:

@@ -8,12 +8,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from nlp_rnn.api import load_model
 from nlp_rnn.data.conllu import iter_sentences
 from nlp_rnn.errors import NlpRnnError
 from nlp_rnn.models.tagger import IGNORE
-from nlp_rnn.tasks.tagging import Collate, FormTable, TaggingPredictor, TaggingVocabs, encode_sentences
+from nlp_rnn.tasks.tagging import (
+    Collate,
+    FormCache,
+    FormTable,
+    TaggingPredictor,
+    TaggingVocabs,
+    encode_sentences,
+    form_projections,
+)
 from nlp_rnn.text.vocab import LABEL_SPECIALS, NO_MARKERS, SPECIALS, Vocab
 
 
@@ -186,3 +195,58 @@ def test_form_table_maps_unknown_and_astral_characters_to_unk() -> None:
     assert rows[0].tolist() == [2, stoi["d"], unk, unk, stoi["g"], 3]
     assert rows[1].tolist()[:3] == [2, unk, 3]  # a lone surrogate (from undecodable bytes)
     assert rows[2].tolist() == [2, stoi["d"], stoi["o"], stoi["g"], 3, 0]
+
+
+def _dev_sentences() -> list[list[str]]:
+    dev = Path(__file__).parent.parent / "corpora/demo/tagged.dev.conllu"
+    return [s["tokens"] for s in iter_sentences(dev)] + [["Zorblax", "frobnicated", "Quuxville", "."]]
+
+
+def _cached_and_fresh_rows(predictor: TaggingPredictor, sentences: list[list[str]]) -> tuple:
+    cache = predictor.form_cache
+    with cache.lock:
+        table = cache.table(predictor.model, predictor.vocabs, predictor.device)
+        encoded = encode_sentences(sentences, predictor.vocabs, table)
+        cached = cache.projections(predictor.model, encoded, table, predictor.device).clone()
+    assert len(table) > len(cache)  # forms the cache lacks are computed too
+    with torch.inference_mode():
+        fresh = form_projections(predictor.model, encoded, table, predictor.device)
+    used = torch.from_numpy(np.unique(encoded.columns["forms"]))  # forms of this call (the others get no ids)
+    return cached[used], fresh[used]
+
+
+def test_form_cache_rows_equal_rows_computed_afresh(tiny_tagger: Path) -> None:
+    predictor = load_model(tiny_tagger)
+    sentences = _dev_sentences()
+    assert len(predictor.form_cache) > 0
+    assert all(form.lower() in predictor.vocabs.words.stoi for form in predictor.form_cache.forms)
+    cached, fresh = _cached_and_fresh_rows(predictor, sentences)
+    assert cached.shape == fresh.shape and len(predictor.form_cache.forms) > 0
+    assert torch.allclose(cached, fresh, atol=1e-5)
+    with_cache = predictor.tag(sentences)
+    predictor.form_cache = FormCache([])
+    assert [s.upos for s in predictor.tag(sentences)] == [s.upos for s in with_cache]
+
+
+def test_form_cache_is_rebuilt_when_the_weights_change(tiny_tagger: Path) -> None:
+    predictor = load_model(tiny_tagger)
+    sentences = _dev_sentences()
+    before, _ = _cached_and_fresh_rows(predictor, sentences)
+    with torch.no_grad():
+        predictor.model.chars.embedding.weight.mul_(3.0)  # in place, as an optimizer step is
+    after, fresh = _cached_and_fresh_rows(predictor, sentences)
+    assert not torch.allclose(before, after, atol=1e-3)
+    assert torch.allclose(after, fresh, atol=1e-5)
+
+
+def test_form_cache_memory_does_not_grow_with_repeated_calls(tiny_tagger: Path) -> None:
+    predictor = load_model(tiny_tagger)
+    sentences = _dev_sentences()
+    predictor.tag(sentences)
+    rows = predictor.form_cache._rows
+    assert rows is not None
+    size = rows.size(0)
+    for _ in range(3):
+        predictor.tag(sentences)
+        predictor.tag(sentences[:2])
+    assert predictor.form_cache._rows is not None and predictor.form_cache._rows.size(0) == size

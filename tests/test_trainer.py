@@ -201,6 +201,14 @@ RESUME_SETTINGS = {
         "eval_every_steps": 2,
         "max_steps": 20,
     },
+    "adamw_weight_average": {
+        "ema_decay": 0.9,
+        "batch_size": 8,
+        "checkpoint_every": 3,
+        "eval_every_steps": 2,
+        "max_steps": 16,
+        "lr": 0.01,
+    },
 }
 
 
@@ -228,6 +236,9 @@ def test_resume_after_crash_repeats_the_uninterrupted_run(tmp_path: Path, name: 
         for run in ("full", "crashed")
     ]
     assert evals[0] == evals[1]
+    assert state_dicts_equal(
+        *(load_file(str(tmp_path / run / "best" / "model.safetensors")) for run in ("full", "crashed"))
+    )
 
 
 def test_resume_of_a_finished_run_returns_or_extends(tmp_path: Path) -> None:

@@ -31,6 +31,7 @@ from torch import Tensor, nn
 from nlp_rnn.config import Schema
 from nlp_rnn.models import bilstm_inference
 from nlp_rnn.models.encoder import RNNEncoder
+from nlp_rnn.models.partly_frozen_embedding import PartlyFrozenEmbedding
 
 POOLINGS = ("last", "max", "mean", "attention")
 
@@ -99,7 +100,9 @@ class RNNClassifier(nn.Module):
     ``loss`` (mean cross-entropy).
     """
 
-    def __init__(self, embedding: nn.Embedding, num_classes: int, config: ClassifierConfig) -> None:
+    def __init__(
+        self, embedding: nn.Embedding | PartlyFrozenEmbedding, num_classes: int, config: ClassifierConfig
+    ) -> None:
         super().__init__()
         if num_classes < 2:
             raise ValueError(f"a classifier needs at least 2 classes, got {num_classes}")
@@ -122,11 +125,30 @@ class RNNClassifier(nn.Module):
 
     @classmethod
     def from_sizes(
-        cls, vocab_size: int, embedding_dim: int, num_classes: int, config: ClassifierConfig, pad_id: int = 0
+        cls,
+        vocab_size: int,
+        embedding_dim: int,
+        num_classes: int,
+        config: ClassifierConfig,
+        pad_id: int = 0,
+        frozen_rows: int = 0,
     ) -> RNNClassifier:
-        """An untrained classifier of the right shapes, to load saved weights into."""
-        embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_id)
-        return cls(embedding, num_classes, config)
+        """An untrained classifier of the right shapes, to load saved weights into (``frozen_rows``:
+        the last rows of the embedding are a fixed buffer, :class:`PartlyFrozenEmbedding`)."""
+        if frozen_rows:
+            embedding: nn.Module = PartlyFrozenEmbedding.empty(
+                vocab_size, vocab_size - frozen_rows, embedding_dim, pad_id
+            )
+        else:
+            embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_id)
+        return cls(embedding, num_classes, config)  # type: ignore[arg-type]
+
+    @property
+    def frozen_embedding_rows(self) -> int:
+        """How many of the embedding's last rows are fixed (0 for a plain embedding)."""
+        if isinstance(self.embedding, PartlyFrozenEmbedding):
+            return self.embedding.num_embeddings - self.embedding.trainable_rows
+        return 0
 
     def encode(self, ids: Tensor, lengths: Tensor) -> Tensor:
         """The pooled text vectors, B x H*dirs.

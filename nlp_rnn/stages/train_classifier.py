@@ -122,6 +122,7 @@ class TrainClassifierStage(Stage):
     def run(self, ctx: StageContext) -> Metrics:
         from nlp_rnn.embeddings.embedding_layer import build_embedding
         from nlp_rnn.models.classifier import RNNClassifier
+        from nlp_rnn.models.partly_frozen_embedding import PartlyFrozenEmbedding
         from nlp_rnn.tasks.classification import (
             WEIGHTS_FILE,
             ClassificationPredictor,
@@ -152,6 +153,8 @@ class TrainClassifierStage(Stage):
 
         seed_everything(seed)  # the same initial weights for the same seed
         embedding, coverage = build_embedding(config.embedding, vocab, seed=seed)
+        if extended and not config.embedding.freeze:  # the added rows never see a gradient
+            embedding = PartlyFrozenEmbedding.split(embedding, trainable_rows=len(vocab) - extended)
         model = RNNClassifier(embedding, len(label_vocab), config.model)
         tokenizer = load_tokenizer(source_dir / TOKENIZER_DIR)
         predictor = ClassificationPredictor(model, tokenizer, vocab, label_vocab, settings)

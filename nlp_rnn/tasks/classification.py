@@ -370,6 +370,7 @@ class ClassificationPredictor:
             architecture = ClassifierConfig.model_validate(config["model"])
             sizes = {key: int(config[key]) for key in ("vocab_size", "embedding_dim", "num_classes")}
             settings = InputSettings(**config.get("input", {}))
+            frozen_rows = int(config.get("frozen_embedding_rows", 0))
         except Exception as exc:  # pydantic, KeyError, TypeError: all mean a broken config
             raise InputError(f"invalid classifier config: {exc}".splitlines()[0], path) from None
         for name in (VOCAB_FILE, LABELS_FILE, WEIGHTS_FILE, TOKENIZER_DIR):
@@ -384,7 +385,12 @@ class ClassificationPredictor:
                 f"but config.json says {sizes['vocab_size']} and {sizes['num_classes']}"
             )
         model = RNNClassifier.from_sizes(
-            sizes["vocab_size"], sizes["embedding_dim"], sizes["num_classes"], architecture, vocab.pad_id or 0
+            sizes["vocab_size"],
+            sizes["embedding_dim"],
+            sizes["num_classes"],
+            architecture,
+            vocab.pad_id or 0,
+            frozen_rows=frozen_rows,
         )
         load_weights_file(model, folder / WEIGHTS_FILE)
         return cls(model, tokenizer, vocab, label_vocab, settings, device=device)
@@ -401,6 +407,8 @@ def model_config(
         "model": model.config.model_dump(mode="json"),
         "vocab_size": len(vocab),
         "embedding_dim": model.embedding.embedding_dim,
+        # Rows after the training words, kept fixed (vocabulary extended from pretrained vectors).
+        "frozen_embedding_rows": model.frozen_embedding_rows,
         "num_classes": model.num_classes,
         "labels": list(label_vocab.itos),
         "input": {"max_length": settings.max_length, "truncate": settings.truncate},

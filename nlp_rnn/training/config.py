@@ -36,6 +36,10 @@ class TrainerConfig(Schema):
     max_grad_norm: float | None = Field(1.0, gt=0)  # null: no clipping (the norm is still logged)
     accumulation_steps: int = Field(1, ge=1)
 
+    # Weight averaging: validate (and save best/) with an exponential moving average of the
+    # weights, updated after every step with this decay (e.g. 0.999); null: the weights themselves.
+    ema_decay: float | None = Field(None, gt=0, lt=1)
+
     # Batches, grouped by length. Give batch_size (sentences), max_tokens (padded tokens) or both.
     batch_size: int | None = Field(32, ge=1)
     max_tokens: int | None = Field(None, ge=1)

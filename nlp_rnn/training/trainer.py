@@ -50,6 +50,7 @@ from torch.utils.data import DataLoader
 from nlp_rnn.data.batching import LengthBucketSampler, bucket_batches
 from nlp_rnn.errors import NlpRnnError
 from nlp_rnn.training import distributed
+from nlp_rnn.training.averaging import WeightAverage
 from nlp_rnn.training.checkpoint import (
     CONFIG_FILE,
     find_checkpoint,
@@ -410,6 +411,7 @@ class _Run:
             None if dev_lengths is None else bucket_batches(dev_lengths, *config.eval_batching, shuffle=False)
         )
         self.optimizer = build_optimizer(self.model, config)
+        self.average = None if config.ema_decay is None else WeightAverage(self.model, config.ema_decay)
         self.schedule = self._build_schedule()
         self.state = TrainerState()
         self.logger: RunLogger | None = None
@@ -491,6 +493,11 @@ class _Run:
         self.optimizer.load_state_dict(saved["optimizer"])
         self.schedule.load_state_dict(saved["schedule"])
         self.state = TrainerState.from_dict(saved["trainer_state"])
+        if self.average is not None:
+            if "ema" in saved:
+                self.average.load_state_dict(saved["ema"])
+            else:
+                log.warning("the checkpoint has no weight average: averaging starts from its weights")
         if self.state.stop_reason in BUDGET_REASONS:
             self.state.stop_reason = None  # the budget may have been raised; the loop re-checks it
         log.info("resuming from %s at step %d (epoch %d)", checkpoint, self.state.step, self.state.epoch)
@@ -581,6 +588,8 @@ class _Run:
         lr = self.schedule.apply(self.optimizer, self.state.step)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
+        if self.average is not None:
+            self.average.update()
         return loss_sum / count, grad_norm, lr
 
     def _after_step(self, loss: Tensor, grad_norm: Tensor, lr: float, end_of_epoch: bool) -> bool:
@@ -640,7 +649,12 @@ class _Run:
     # --- validation ---------------------------------------------------------------------------------
 
     def _validate(self) -> dict[str, float]:
-        """Evaluate on rank 0, share the metrics with every rank, update best/early stopping/plateau."""
+        """Evaluate on rank 0, share the metrics with every rank, update best/early stopping/plateau;
+        with ``ema_decay``, the averaged weights are the ones judged and saved as best/."""
+        with self.average.applied() if self.average is not None else contextlib.nullcontext():
+            return self._validate_current()
+
+    def _validate_current(self) -> dict[str, float]:
         metrics = self._evaluate_dev() if self.info.is_main else None
         metrics = distributed.broadcast_object(metrics)
         config, state = self.config, self.state
@@ -706,6 +720,8 @@ class _Run:
                 "rng": rng_states,
                 "trainer_state": self.state.to_dict(),
             }
+            if self.average is not None:
+                training_state["ema"] = self.average.state_dict()
         if not self.info.is_main:
             return
         path = save_checkpoint(

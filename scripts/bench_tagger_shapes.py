@@ -1,0 +1,98 @@
+"""Tagging speed of taggers of several encoder shapes, side by side, on the same gold words.
+
+    python scripts/bench_tagger_shapes.py --model runs/pos_ewt/model --shapes 2x200 2x128 1x256
+    python scripts/bench_tagger_shapes.py --model runs/pos_ewt/model --shapes 2x200 --profile
+
+The model folder gives the vocabularies, the character CNN and the other settings; each shape
+``LxH`` (layers x units per direction) is a tagger of those settings with seeded random weights
+(speed does not depend on the weights' values; ``trained`` times the folder's own model). Every
+shape tags the whole file through ``TaggingPredictor.tag`` (encoding, batching by length, the
+per-form first layer, the recurrence, both tag heads), alternating ``--repeats`` times in one
+process so that machine load hits all alike; the medians are compared. ``--profile`` prints the
+operators that took the most time for the first shape.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from nlp_rnn.data.catalog import default_data_dir
+from nlp_rnn.data.conllu import iter_sentences
+from nlp_rnn.tasks.tagging import TaggingPredictor, build_tagger
+
+EWT_DEV = "ud_english_ewt/en_ewt-ud-dev.conllu"
+
+
+def tagger_of_shape(base: TaggingPredictor, shape: str, seed: int = 0) -> TaggingPredictor:
+    """``base``'s settings and vocabularies with a ``LxH`` encoder and random weights."""
+    if shape == "trained":
+        return base
+    layers, hidden = (int(part) for part in shape.lower().split("x"))
+    config = base.model.config.model_copy(update={"num_layers": layers, "hidden_size": hidden})
+    pretrained = base.model.pretrained
+    torch.manual_seed(seed)
+    model = build_tagger(config, base.vocabs, pretrained.embedding_dim if pretrained is not None else 0)
+    if pretrained is not None and model.pretrained is not None:
+        model.pretrained.weight.data.copy_(pretrained.weight)
+    return TaggingPredictor(model, base.vocabs, base.training_words)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model", type=Path, required=True, help="a tagger's model folder")
+    parser.add_argument("--shapes", nargs="+", default=["trained", "2x200", "2x128", "1x256"])
+    parser.add_argument(
+        "--gold", type=Path, default=None, help=f"CoNLL-U file (default: <data-dir>/{EWT_DEV})"
+    )
+    parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--profile", action="store_true", help="profile the first shape once")
+    parser.add_argument("--output", type=Path, default=None, help="write the results as JSON here")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    gold_path = args.gold or (args.data_dir or default_data_dir()) / EWT_DEV
+    words = [s["tokens"] for s in iter_sentences(gold_path)]
+    count = sum(map(len, words))
+    base = TaggingPredictor.load(args.model)
+    taggers = {shape: tagger_of_shape(base, shape) for shape in args.shapes}
+    for tagger in taggers.values():
+        tagger.tag(words)  # warm-up
+    if args.profile:
+        from torch.profiler import ProfilerActivity, profile
+
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            taggers[args.shapes[0]].tag(words)
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=20))
+    seconds: dict[str, list[float]] = {shape: [] for shape in taggers}
+    for _ in range(args.repeats):
+        for shape, tagger in taggers.items():
+            started = time.perf_counter()
+            tagger.tag(words)
+            seconds[shape].append(time.perf_counter() - started)
+
+    results = {"gold": gold_path.name, "words": count, "threads": torch.get_num_threads(), "shapes": {}}
+    print(f"{gold_path.name}: {count:,} words; medians of {args.repeats}, {torch.get_num_threads()} threads")
+    for shape, times in seconds.items():
+        speed = count / statistics.median(times)
+        parameters = sum(p.numel() for p in taggers[shape].model.encoder.parameters())
+        results["shapes"][shape] = {"words_per_second": round(speed), "encoder_parameters": parameters}
+        print(f"{shape:>8}: {speed:>10,.0f} words/s  ({parameters:,} encoder parameters)")
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    return results
+
+
+if __name__ == "__main__":
+    main()
