@@ -84,6 +84,11 @@ class TrainClassifierConfig(StageConfig):
     model_folder: str = pydantic.Field(
         "", description="subfolder of <run-dir>/model/ ('' = the folder itself)"
     )
+    init_from: str | None = pydantic.Field(
+        None,
+        description="a trained classifier's model folder to start from (encoder, pooling, the "
+        "embedding rows of shared words, and the output layer if the labels agree)",
+    )
     mistakes: int = pydantic.Field(20, ge=0, description="how many confident mistakes to list")
     samples: list[str] = pydantic.Field(
         default_factory=list, description="texts to label with the saved model (logged, and in samples.tsv)"
@@ -117,7 +122,15 @@ class TrainClassifierStage(Stage):
         return [config.input, *(name for name in (config.vocab, config.labels) if name is not None)]
 
     def input_files(self, data_dir: Path) -> list[Path]:
-        return vectors_files(self.config.embedding.vectors, "embedding.vectors")
+        files = vectors_files(self.config.embedding.vectors, "embedding.vectors")
+        if self.config.init_from is not None:
+            folder = Path(self.config.init_from)
+            if not (folder / "config.json").is_file():
+                from nlp_rnn.errors import ConfigError
+
+                raise ConfigError(f"init_from: {folder} is not a model folder (train that classifier first)")
+            files += sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+        return files
 
     def run(self, ctx: StageContext) -> Metrics:
         from nlp_rnn.embeddings.embedding_layer import build_embedding
@@ -156,6 +169,7 @@ class TrainClassifierStage(Stage):
         if extended and not config.embedding.freeze:  # the added rows never see a gradient
             embedding = PartlyFrozenEmbedding.split(embedding, trainable_rows=len(vocab) - extended)
         model = RNNClassifier(embedding, len(label_vocab), config.model)
+        transfer = self._transfer(ctx, model, vocab, label_vocab) if config.init_from else None
         tokenizer = load_tokenizer(source_dir / TOKENIZER_DIR)
         predictor = ClassificationPredictor(model, tokenizer, vocab, label_vocab, settings)
         started = time.perf_counter()
@@ -188,11 +202,24 @@ class TrainClassifierStage(Stage):
         for name, rows, encoded in (("train", train_rows, train), ("dev", dev_rows, dev)):
             if len(encoded) < len(rows):
                 metrics[f"{name}.skipped_empty"] = len(rows) - len(encoded)
+        if transfer is not None:
+            metrics["init_from.words_copied"] = transfer.words_copied
         if coverage is not None:
             metrics["embedding.type_coverage"] = round(coverage.type_coverage, 6)
             if coverage.token_coverage is not None:
                 metrics["embedding.token_coverage"] = round(coverage.token_coverage, 6)
         return metrics
+
+    def _transfer(self, ctx: StageContext, model, vocab, label_vocab):  # -> TransferReport
+        """Copy the ``init_from`` classifier's weights into ``model``."""
+        from nlp_rnn.tasks.classification import ClassificationPredictor
+        from nlp_rnn.tasks.classifier_transfer import transfer_weights
+
+        assert self.config.init_from is not None
+        source = ClassificationPredictor.load(self.config.init_from)
+        report = transfer_weights(model, vocab, label_vocab, source.model, source.vocab, source.label_vocab)
+        ctx.log.info("initialised from %s: %s", self.config.init_from, report.summary())
+        return report
 
     def _train(self, ctx: StageContext, predictor, train, dev, seed: int):  # -> FitResult
         """The shared Trainer on the predictor's model; every checkpoint is also a model folder."""
