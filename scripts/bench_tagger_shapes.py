@@ -9,7 +9,9 @@ The model folder gives the vocabularies, the character CNN and the other setting
 shape tags the whole file through ``TaggingPredictor.tag`` (encoding, batching by length, the
 per-form first layer, the recurrence, both tag heads), alternating ``--repeats`` times in one
 process so that machine load hits all alike; the medians are compared. ``--profile`` prints the
-operators that took the most time for the first shape.
+operators that took the most time for the first shape. ``--without-form-cache`` adds, for each
+shape, the same tagger without its cache of the training forms' first-layer products
+(``LxH-uncached``), to measure what the cache saves.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import torch
 
 from nlp_rnn.data.catalog import default_data_dir
 from nlp_rnn.data.conllu import iter_sentences
-from nlp_rnn.tasks.tagging import TaggingPredictor, build_tagger
+from nlp_rnn.tasks.tagging import FormCache, TaggingPredictor, build_tagger
 
 EWT_DEV = "ud_english_ewt/en_ewt-ud-dev.conllu"
 
@@ -56,6 +58,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--profile", action="store_true", help="profile the first shape once")
+    parser.add_argument(
+        "--without-form-cache", action="store_true", help="also time each shape without its form cache"
+    )
     parser.add_argument("--output", type=Path, default=None, help="write the results as JSON here")
     args = parser.parse_args(argv)
     if args.threads:
@@ -66,6 +71,11 @@ def main(argv: list[str] | None = None) -> dict:
     count = sum(map(len, words))
     base = TaggingPredictor.load(args.model)
     taggers = {shape: tagger_of_shape(base, shape) for shape in args.shapes}
+    if args.without_form_cache:
+        for shape in args.shapes:
+            uncached = TaggingPredictor(taggers[shape].model, base.vocabs, base.training_words)
+            uncached.form_cache = FormCache([])
+            taggers[f"{shape}-uncached"] = uncached
     for tagger in taggers.values():
         tagger.tag(words)  # warm-up
     if args.profile:
@@ -87,7 +97,7 @@ def main(argv: list[str] | None = None) -> dict:
         speed = count / statistics.median(times)
         parameters = sum(p.numel() for p in taggers[shape].model.encoder.parameters())
         results["shapes"][shape] = {"words_per_second": round(speed), "encoder_parameters": parameters}
-        print(f"{shape:>8}: {speed:>10,.0f} words/s  ({parameters:,} encoder parameters)")
+        print(f"{shape:>14}: {speed:>10,.0f} words/s  ({parameters:,} encoder parameters)")
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
