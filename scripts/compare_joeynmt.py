@@ -2,6 +2,7 @@
 
     python scripts/compare_joeynmt.py                   # 30 updates each, CPU
     python scripts/compare_joeynmt.py --steps 60 --output results.json
+    python scripts/compare_joeynmt.py --decode --steps 150     # beam-5 decoding speed instead
 
 JoeyNMT is installed on first use into its own virtual environment (``--venv``; torch 2.13.0,
 ``joeynmt==2.3.0``, ``sentencepiece==0.2.0``); nothing of it is part of this project. Both
@@ -19,24 +20,37 @@ Each toolkit's own log gives target tokens per second every ``--log-every`` upda
 window (start-up) is dropped and the median of the rest reported, with the ratios to JoeyNMT.
 The learning rate stays constant (JoeyNMT's plateau scheduler fails on current PyTorch; its
 exponential one is configured with a factor of 1 instead).
+
+With ``--decode``, beam-5 decoding speed instead: both toolkits train the same Bahdanau + input
+feeding model for ``--steps`` updates (one thread each, side by side: these runs are not timed),
+then translate the 1,014 Multi30k dev sentences with beam 5 (length penalty alpha 1, 64 sentences
+a batch, 2 threads), alternating ``--decode-repeats`` times. JoeyNMT's time is its own logged
+"Generation took" (the search loop over its prepared batches; its process start, model and data
+loading are left out); ours is ``TranslationPredictor.translate`` from raw sentences to
+detokenized text. Both outputs are scored with sacreBLEU, and their mean lengths reported, so that
+the two models are seen to be comparably trained (decoding time grows with output length).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 JOEYNMT = ["joeynmt==2.3.0", "sentencepiece==0.2.0", "importlib_metadata"]  # joeynmt imports it undeclared
 TOKENS_PER_SEC = re.compile(r"Tokens per Sec:\s+([0-9.]+)")
+GENERATION = re.compile(r"Generation took ([0-9.]+)\[sec\]")
 
 
 def parse_args() -> argparse.Namespace:
@@ -51,6 +65,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=30, help="updates per run")
     parser.add_argument("--log-every", type=int, default=5)
     parser.add_argument("--output", default=None)
+    parser.add_argument(
+        "--decode", action="store_true", help="compare beam-5 decoding of the dev set instead"
+    )
+    parser.add_argument("--decode-repeats", type=int, default=3)
     return parser.parse_args()
 
 
@@ -78,7 +96,9 @@ def prepare_data(work: Path, data_dir: str | None) -> Path:
     return work / "subwords" / "tokenizer" / "sentencepiece.model"
 
 
-def joeynmt_config(work: Path, spm_model: Path, args: argparse.Namespace) -> Path:
+def joeynmt_config(
+    work: Path, spm_model: Path, args: argparse.Namespace, beam_size: int = 1, name: str = "joeynmt"
+) -> Path:
     side = {
         "level": "bpe",
         "lowercase": False,
@@ -110,7 +130,8 @@ def joeynmt_config(work: Path, spm_model: Path, args: argparse.Namespace) -> Pat
             "epochs": 100,
             "max_updates": args.steps,
             "logging_freq": args.log_every,
-            "validation_freq": 10 * args.steps * args.log_every,
+            # with --decode: one validation (and checkpoint) at the last update
+            "validation_freq": args.steps if args.decode else 10 * args.steps * args.log_every,
             "model_dir": str(work / "joeynmt_model"),
             "overwrite": True,
             "use_cuda": False,
@@ -118,7 +139,13 @@ def joeynmt_config(work: Path, spm_model: Path, args: argparse.Namespace) -> Pat
             "print_valid_sents": [],
             "keep_best_ckpts": 1,
         },
-        "testing": {"beam_size": 1, "batch_size": 1024, "batch_type": "token", "eval_metrics": ["bleu"]},
+        "testing": {
+            "beam_size": beam_size,
+            "beam_alpha": 1.0,
+            "batch_size": 64,
+            "batch_type": "sentence",
+            "eval_metrics": ["bleu"],
+        },
         "model": {
             "initializer": "xavier_uniform",
             "bias_initializer": "zeros",
@@ -145,7 +172,7 @@ def joeynmt_config(work: Path, spm_model: Path, args: argparse.Namespace) -> Pat
             },
         },
     }
-    path = work / "joeynmt.yaml"
+    path = work / f"{name}.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     return path
 
@@ -173,12 +200,14 @@ def run_joeynmt(python: Path, config: Path, work: Path, args: argparse.Namespace
 
 def run_ours(
     work: Path, name: str, attention: str, input_feeding: bool, data_dir: str | None, args: argparse.Namespace
-) -> list[float]:
+) -> tuple[list[float], Any]:
+    """Our logged speeds of ``--steps`` updates, and the trained :class:`TranslationPredictor`."""
     from nlp_rnn.data.catalog import load_corpus
     from nlp_rnn.models.seq2seq import Seq2SeqConfig
     from nlp_rnn.tasks.translation import (
         Collate,
         SubwordModels,
+        TranslationPredictor,
         build_seq2seq,
         encode_pairs,
         evaluate_batches,
@@ -225,7 +254,92 @@ def run_ours(
     out = work / name
     Trainer(trainer, out).fit(model, pairs, dev_pairs, collate=Collate(), evaluate=evaluate_batches)
     records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
-    return [r["tokens_per_s"] for r in records if r.get("kind") == "train" and "tokens_per_s" in r]
+    speeds = [r["tokens_per_s"] for r in records if r.get("kind") == "train" and "tokens_per_s" in r]
+    return speeds, TranslationPredictor(model, subwords, "de", "en")
+
+
+def train_joeynmt_checkpoint(python: Path, config: Path, work: Path, args: argparse.Namespace) -> None:
+    """Train JoeyNMT until its checkpoint of update ``--steps`` is written (then stop it)."""
+    checkpoint = work / "joeynmt_model" / f"{args.steps}.ckpt"
+    log = work / "joeynmt_train.log"
+    with open(log, "wb") as handle:
+        process = subprocess.Popen(
+            [str(python), "-m", "joeynmt", "train", str(config)],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+        )
+        try:
+            while process.poll() is None and not checkpoint.exists():
+                time.sleep(2)
+            time.sleep(5)  # let the checkpoint file be completed
+        finally:
+            process.terminate()
+            process.wait()
+    if not checkpoint.exists():
+        raise SystemExit(f"JoeyNMT stopped before {checkpoint} was written; see {log}")
+
+
+def decode_joeynmt(python: Path, config: Path, work: Path) -> tuple[float, list[str]]:
+    """JoeyNMT's own generation time for the dev set, and its detokenized translations."""
+    hypotheses = work / "joeynmt_hyp"
+    done = subprocess.run(
+        [str(python), "-m", "joeynmt", "test", str(config), "-o", str(hypotheses)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    seconds = GENERATION.findall(done.stdout + done.stderr)
+    if not seconds:
+        raise SystemExit("JoeyNMT's test log has no generation time:\n" + done.stderr[-2000:])
+    lines = Path(f"{hypotheses}.dev").read_text(encoding="utf-8").splitlines()
+    return float(seconds[0]), lines
+
+
+def compare_decoding(python: Path, work: Path, spm_model: Path, args: argparse.Namespace) -> dict:
+    """Train both Bahdanau + feeding models side by side, then time beam-5 dev decoding."""
+    import sacrebleu
+    import torch
+
+    from nlp_rnn.data.catalog import load_corpus
+
+    joey_train = joeynmt_config(work, spm_model, args)
+    joey_test = joeynmt_config(work, spm_model, args, beam_size=5, name="joeynmt_beam5")
+    trainer = threading.Thread(target=train_joeynmt_checkpoint, args=(python, joey_train, work, args))
+    trainer.start()
+    torch.set_num_threads(1)
+    _, predictor = run_ours(work, "ours_bahdanau_feeding", "bahdanau", True, args.data_dir, args)
+    trainer.join()
+    torch.set_num_threads(2)
+    dev = load_corpus("multi30k", "dev", data_dir=args.data_dir)
+    sources, references = list(dev["src"]), list(dev["tgt"])
+    seconds: dict[str, list[float]] = {"joeynmt": [], "ours": []}
+    outputs: dict[str, list[str]] = {}
+    for _ in range(args.decode_repeats):
+        joey_seconds, outputs["joeynmt"] = decode_joeynmt(python, joey_test, work)
+        seconds["joeynmt"].append(joey_seconds)
+        started = time.perf_counter()
+        translations = predictor.translate(sources, beam_size=5, batch_size=64, length_penalty=1.0)
+        seconds["ours"].append(time.perf_counter() - started)
+        outputs["ours"] = [t.text for t in translations]
+    medians = {name: round(statistics.median(values), 3) for name, values in seconds.items()}
+    return {
+        "steps": args.steps,
+        "sentences": len(sources),
+        "beam5_seconds": medians,
+        "runs_seconds": seconds,
+        "speedup_over_joeynmt": round(medians["joeynmt"] / medians["ours"], 2),
+        "bleu": {
+            name: round(sacrebleu.corpus_bleu(lines, [references]).score, 2)
+            for name, lines in outputs.items()
+        },
+        "mean_output_words": {
+            name: round(statistics.mean(len(line.split()) for line in lines), 2)
+            for name, lines in outputs.items()
+        },
+        "mean_reference_words": round(statistics.mean(len(line.split()) for line in references), 2),
+        "work_dir": str(work),
+    }
 
 
 def main() -> None:
@@ -234,11 +348,16 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     python = ensure_joeynmt(Path(args.venv))
     spm_model = prepare_data(work, args.data_dir)
+    if args.decode:
+        report(compare_decoding(python, work, spm_model, args), args)
+        return
     windows = {
         "ours_bahdanau_feeding": run_ours(
             work, "ours_bahdanau_feeding", "bahdanau", True, args.data_dir, args
-        ),
-        "ours_luong_one_shot": run_ours(work, "ours_luong_one_shot", "general", False, args.data_dir, args),
+        )[0],
+        "ours_luong_one_shot": run_ours(
+            work, "ours_luong_one_shot", "general", False, args.data_dir, args
+        )[0],
         "joeynmt": run_joeynmt(python, joeynmt_config(work, spm_model, args), work, args),
     }
     medians = {name: round(statistics.median(values[1:] or values), 1) for name, values in windows.items()}
@@ -249,6 +368,10 @@ def main() -> None:
         "ratio_to_joeynmt": {name: round(value / medians["joeynmt"], 2) for name, value in medians.items()},
         "work_dir": str(work),
     }
+    report(results, args)
+
+
+def report(results: dict, args: argparse.Namespace) -> None:
     text = json.dumps(results, indent=2)
     print(text)
     if args.output:
