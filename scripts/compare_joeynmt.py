@@ -2,7 +2,7 @@
 
     python scripts/compare_joeynmt.py                   # 30 updates each, CPU
     python scripts/compare_joeynmt.py --steps 60 --output results.json
-    python scripts/compare_joeynmt.py --decode --steps 150     # beam-5 decoding speed instead
+    python scripts/compare_joeynmt.py --decode --steps 300 --work-dir cj   # beam-5 decoding speed
 
 JoeyNMT is installed on first use into its own virtual environment (``--venv``; torch 2.13.0,
 ``joeynmt==2.3.0``, ``sentencepiece==0.2.0``); nothing of it is part of this project. Both
@@ -27,8 +27,11 @@ then translate the 1,014 Multi30k dev sentences with beam 5 (length penalty alph
 a batch, 2 threads), alternating ``--decode-repeats`` times. JoeyNMT's time is its own logged
 "Generation took" (the search loop over its prepared batches; its process start, model and data
 loading are left out); ours is ``TranslationPredictor.translate`` from raw sentences to
-detokenized text. Both outputs are scored with sacreBLEU, and their mean lengths reported, so that
-the two models are seen to be comparably trained (decoding time grows with output length).
+detokenized text. Ours is timed twice, in fp32 and with ``precision="bf16"`` (matrix products in
+bf16, :mod:`nlp_rnn.models.low_precision`). All outputs are scored with sacreBLEU, and their
+mean lengths reported, so that the models are seen to be comparably trained (decoding time grows
+with output length). A ``--work-dir`` that already holds both models trained for ``--steps``
+updates is reused: only the decoding is run (and timed) again.
 """
 
 from __future__ import annotations
@@ -212,6 +215,7 @@ def run_ours(
         encode_pairs,
         evaluate_batches,
     )
+    from nlp_rnn.training.checkpoint import load_weights
     from nlp_rnn.training.config import TrainerConfig
     from nlp_rnn.training.seeding import seed_everything
     from nlp_rnn.training.trainer import Trainer
@@ -252,15 +256,27 @@ def run_ours(
         seed=13,
     )
     out = work / name
-    Trainer(trainer, out).fit(model, pairs, dev_pairs, collate=Collate(), evaluate=evaluate_batches)
+    if args.decode and trained_before(out, args.steps):
+        load_weights(model, out / "last")
+    else:
+        Trainer(trainer, out).fit(model, pairs, dev_pairs, collate=Collate(), evaluate=evaluate_batches)
     records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     speeds = [r["tokens_per_s"] for r in records if r.get("kind") == "train" and "tokens_per_s" in r]
     return speeds, TranslationPredictor(model, subwords, "de", "en")
 
 
+def trained_before(out: Path, steps: int) -> bool:
+    """Whether our run in ``out`` (a ``--work-dir`` used before) already trained ``steps`` updates."""
+    state = out / "last" / "trainer_state.json"
+    return state.is_file() and json.loads(state.read_text(encoding="utf-8")).get("step") == steps
+
+
 def train_joeynmt_checkpoint(python: Path, config: Path, work: Path, args: argparse.Namespace) -> None:
-    """Train JoeyNMT until its checkpoint of update ``--steps`` is written (then stop it)."""
+    """Train JoeyNMT until its checkpoint of update ``--steps`` is written (then stop it); a
+    checkpoint left in ``--work-dir`` by an earlier run is used as it is."""
     checkpoint = work / "joeynmt_model" / f"{args.steps}.ckpt"
+    if checkpoint.exists():
+        return
     log = work / "joeynmt_train.log"
     with open(log, "wb") as handle:
         process = subprocess.Popen(
@@ -313,22 +329,26 @@ def compare_decoding(python: Path, work: Path, spm_model: Path, args: argparse.N
     torch.set_num_threads(2)
     dev = load_corpus("multi30k", "dev", data_dir=args.data_dir)
     sources, references = list(dev["src"]), list(dev["tgt"])
-    seconds: dict[str, list[float]] = {"joeynmt": [], "ours": []}
+    ours = {"ours": "fp32", "ours_bf16": "bf16"}
+    seconds: dict[str, list[float]] = {"joeynmt": [], **{name: [] for name in ours}}
     outputs: dict[str, list[str]] = {}
     for _ in range(args.decode_repeats):
         joey_seconds, outputs["joeynmt"] = decode_joeynmt(python, joey_test, work)
         seconds["joeynmt"].append(joey_seconds)
-        started = time.perf_counter()
-        translations = predictor.translate(sources, beam_size=5, batch_size=64, length_penalty=1.0)
-        seconds["ours"].append(time.perf_counter() - started)
-        outputs["ours"] = [t.text for t in translations]
+        for name, precision in ours.items():
+            started = time.perf_counter()
+            translations = predictor.translate(
+                sources, beam_size=5, batch_size=64, length_penalty=1.0, precision=precision
+            )
+            seconds[name].append(time.perf_counter() - started)
+            outputs[name] = [t.text for t in translations]
     medians = {name: round(statistics.median(values), 3) for name, values in seconds.items()}
     return {
         "steps": args.steps,
         "sentences": len(sources),
         "beam5_seconds": medians,
         "runs_seconds": seconds,
-        "speedup_over_joeynmt": round(medians["joeynmt"] / medians["ours"], 2),
+        "speedup_over_joeynmt": {name: round(medians["joeynmt"] / medians[name], 2) for name in ours},
         "bleu": {
             name: round(sacrebleu.corpus_bleu(lines, [references]).score, 2)
             for name, lines in outputs.items()
@@ -355,9 +375,9 @@ def main() -> None:
         "ours_bahdanau_feeding": run_ours(
             work, "ours_bahdanau_feeding", "bahdanau", True, args.data_dir, args
         )[0],
-        "ours_luong_one_shot": run_ours(
-            work, "ours_luong_one_shot", "general", False, args.data_dir, args
-        )[0],
+        "ours_luong_one_shot": run_ours(work, "ours_luong_one_shot", "general", False, args.data_dir, args)[
+            0
+        ],
         "joeynmt": run_joeynmt(python, joeynmt_config(work, spm_model, args), work, args),
     }
     medians = {name: round(statistics.median(values[1:] or values), 1) for name, values in windows.items()}

@@ -369,4 +369,3 @@ def test_repeated_ngrams_marks_the_tokens_that_would_repeat() -> None:
     assert banned[0].nonzero().flatten().tolist() == [5, 6]  # "4 5" and "4 6" were seen
     assert banned[1].nonzero().flatten().tolist() == []  # nothing followed an 8
     assert _repeated_ngrams(history, 1, VOCAB)[1].nonzero().flatten().tolist() == [7, 8]
-

@@ -99,6 +99,19 @@ def test_translate_command(translator: Path, tmp_path: Path) -> None:
     assert len(lines[3].split()) <= 1.5 * 1000 + 10  # the 1,000-word line within its cap
 
 
+def test_translate_command_in_bf16(translator: Path, tmp_path: Path) -> None:
+    source = tmp_path / "in.en"
+    source.write_text("the big woman sings .\n\na small cat runs .\n", encoding="utf-8")
+    out = tmp_path / "out.xx"
+    args = ["translate", "--model", str(translator / "model"), "--input", str(source), "--output", str(out)]
+    result = CliRunner().invoke(main, [*args, "--precision", "bf16"])
+    assert result.exit_code == 0, result.output
+    lines = out.read_text(encoding="utf-8").split("\n")
+    assert len(lines) == 4 and lines[0] and lines[1] == "" and lines[2]
+    wrong = CliRunner().invoke(main, [*args, "--precision", "fp16"])
+    assert wrong.exit_code != 0 and "'fp16' is not one of 'fp32', 'bf16'" in wrong.output
+
+
 def test_translate_command_errors(translator: Path, tmp_path: Path) -> None:
     source = tmp_path / "in.en"
     source.write_text("the big woman sings .\n", encoding="utf-8")

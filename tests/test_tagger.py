@@ -144,6 +144,24 @@ def test_projection_encoder_matches_the_encoder_on_random_inputs() -> None:
     assert (got[~real.squeeze(-1)] == 0).all()
 
 
+def test_projection_encoder_in_bf16_stays_close_and_fp32() -> None:
+    torch.manual_seed(1)
+    encoder = RNNEncoder(4, [16, 12], cell="lstm", bidirectional=True).eval()
+    inputs = torch.randn(4, 7, 4)
+    lengths = torch.tensor([7, 3, 5, 1])
+    weight, bias = bilstm_inference.first_layer_weights(encoder)
+    projections = torch.addmm(bias, inputs.flatten(0, 1), weight.t())
+    index = torch.arange(28).view(4, 7)
+    with torch.no_grad():
+        exact = bilstm_inference.encode_forms(encoder, projections, index, lengths)
+        low = bilstm_inference.encode_forms(encoder, projections, index, lengths, torch.bfloat16)
+    assert low.dtype == torch.float32 and low.shape == exact.shape
+    real = (torch.arange(7) < lengths[:, None]).unsqueeze(-1)
+    assert (low[~real.squeeze(-1)] == 0).all()
+    difference = (low - exact).abs().max()
+    assert 0 < difference < 2e-2  # rounded in bf16 (so the bf16 path ran), but only slightly
+
+
 def test_projection_encoder_refuses_other_cells() -> None:
     encoder = RNNEncoder(4, 3, cell="gru", bidirectional=True)
     assert not bilstm_inference.supports(encoder)

@@ -9,8 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from click.testing import CliRunner
 
 from nlp_rnn.api import load_model
+from nlp_rnn.cli import main
 from nlp_rnn.data.conllu import iter_sentences
 from nlp_rnn.errors import NlpRnnError
 from nlp_rnn.models.tagger import IGNORE
@@ -115,6 +117,24 @@ def test_tags_do_not_depend_on_the_batch(tiny_tagger: Path) -> None:
     assert [s.upos for s in together[:5]] == [s.upos for s in alone]
     small = predictor.tag(sentences, max_tokens=16)
     assert [s.upos for s in small] == [s.upos for s in together]
+
+
+def test_bf16_tags_agree_with_fp32(tiny_tagger: Path, tmp_path: Path) -> None:
+    predictor = load_model(tiny_tagger)
+    dev = Path(__file__).parent.parent / "corpora/demo/tagged.dev.conllu"
+    sentences = [s["tokens"] for s in iter_sentences(dev)]
+    exact = [tag for s in predictor.tag(sentences) for tag in s.upos + s.xpos]
+    low = [tag for s in predictor.tag(sentences, precision="bf16") for tag in s.upos + s.xpos]
+    assert sum(a == b for a, b in zip(exact, low, strict=True)) >= 0.99 * len(exact)
+    with pytest.raises(NlpRnnError, match="precision"):
+        predictor.tag(sentences, precision="int8")
+    out = tmp_path / "out.conllu"
+    assert predictor.tag_conllu(dev, out, precision="bf16") == len(sentences)
+    cli_out = tmp_path / "cli.conllu"
+    args = ["tag", "--model", str(tiny_tagger), "--input", str(dev), "--output", str(cli_out)]
+    result = CliRunner().invoke(main, [*args, "--precision", "bf16"])
+    assert result.exit_code == 0, result.output
+    assert cli_out.read_text(encoding="utf-8") == out.read_text(encoding="utf-8")
 
 
 def test_tag_conllu_changes_only_columns_4_and_5(

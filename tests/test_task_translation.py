@@ -268,3 +268,17 @@ def test_translate_file_keeps_every_line(predictor: TranslationPredictor, tmp_pa
     assert written[:-1] == [t.text for t in predictor.translate(lines, beam_size=2)]
     assert written[1] == "" and written[5] == ""
     assert sorted(p.name for p in tmp_path.iterdir()) == ["input.txt", "output.txt"]
+
+
+def test_bf16_decoding_agrees_with_fp32_and_leaves_the_model_alone(predictor: TranslationPredictor) -> None:
+    fp32 = predictor.translate(SAMPLES, beam_size=3)
+    bf16 = predictor.translate(SAMPLES, beam_size=3, precision="bf16")
+    assert predictor.search_model("bf16") is predictor.search_model("bf16")  # made once
+    assert predictor.search_model("fp32") is predictor.model
+    assert next(predictor.model.parameters()).dtype == torch.float32
+    same = sum(a.text == b.text for a, b in zip(fp32, bf16, strict=True))
+    assert same >= len(SAMPLES) - 2  # bf16 rounding may flip a close call, not the whole output
+    scores = torch.tensor([[t.candidates[0].score for t in results] for results in (fp32, bf16)])
+    assert torch.allclose(scores[0], scores[1], atol=0.1)
+    with pytest.raises(NlpRnnError, match="precision"):
+        predictor.translate(SAMPLES[:1], precision="fp16")

@@ -22,6 +22,7 @@ def tag_file(
     output_format: str | None = None,
     tagset: str = "upos",
     device: str = "cpu",
+    precision: str = "fp32",
 ) -> int:
     """Tag ``input_path`` into ``output_path`` (written atomically); return the sentences tagged.
 
@@ -29,6 +30,7 @@ def tag_file(
     else is copied byte for byte. ``"text"``: each line is sentence-split and tokenized by spaCy's
     rule-based English tokenizer; ``output_format`` is ``conllu`` (default) or ``tags``
     (``word/TAG`` pairs, one output line per input line, ``tagset`` upos or xpos).
+    ``precision="bf16"`` multiplies in bf16 (:mod:`nlp_rnn.models.low_precision`).
     """
     from nlp_rnn.api import load_model
     from nlp_rnn.tasks import read_model_config
@@ -42,9 +44,11 @@ def tag_file(
     if input_format == "conllu":
         if output_format not in (None, "conllu"):
             raise NlpRnnError("CoNLL-U input gives CoNLL-U output; --output-format tags needs --format text")
-        return predictor.tag_conllu(input_path, output_path)
+        return predictor.tag_conllu(input_path, output_path, precision=precision)
     if input_format == "text":
-        return predictor.tag_text(input_path, output_path, output_format or "conllu", tagset)
+        return predictor.tag_text(
+            input_path, output_path, output_format or "conllu", tagset, precision=precision
+        )
     raise NlpRnnError(f"--format must be conllu or text, got {input_format!r}")
 
 
@@ -92,6 +96,13 @@ def tag_file(
     help="Tags of word/TAG output.",
 )
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
+@click.option(
+    "--precision",
+    default="fp32",
+    show_default=True,
+    type=click.Choice(["fp32", "bf16"]),
+    help="bf16: matrix products in bf16, faster on CPUs with AMX and on GPUs.",
+)
 def tag(
     model_dir: Path,
     input_path: Path,
@@ -100,11 +111,14 @@ def tag(
     output_format: str | None,
     tagset: str,
     device: str,
+    precision: str,
 ) -> None:
     """Tag every word of a CoNLL-U file (or of raw text) with a trained POS tagger."""
     import time
 
     started = time.perf_counter()
-    count = tag_file(model_dir, input_path, output_path, input_format, output_format, tagset, device)
+    count = tag_file(
+        model_dir, input_path, output_path, input_format, output_format, tagset, device, precision
+    )
     seconds = time.perf_counter() - started
     click.echo(f"{count:,} sentences tagged in {seconds:.2f} s; output in {output_path}", err=True)

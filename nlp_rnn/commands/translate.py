@@ -32,6 +32,7 @@ def translate_file(
     n_best: int = 1,
     device: str = "cpu",
     chunk: int = 1000,
+    precision: str = "fp32",
 ) -> int:
     """Translate every line of ``input_path`` into the same line of ``output_path``; return the lines.
 
@@ -40,7 +41,8 @@ def translate_file(
     JSON line per input line: its source and output subwords and the attention weights (output x
     source; empty lists for an empty line). With ``n_best`` > 1 the output holds the ``n_best``
     best candidates of every line in Moses' n-best format, ``LINE ||| translation ||| score``
-    (``LINE`` counted from 0; an empty line gives one empty candidate).
+    (``LINE`` counted from 0; an empty line gives one empty candidate). ``precision="bf16"``
+    multiplies in bf16 (:mod:`nlp_rnn.models.low_precision`).
     """
     from nlp_rnn.api import load_model
     from nlp_rnn.fileio import atomic_file, chunked, iter_lines
@@ -80,6 +82,7 @@ def translate_file(
                 max_len_b=max_len_b,
                 return_attention=weights is not None,
                 n_best=n_best,
+                precision=precision,
             )
             if n_best == 1:
                 output.write("".join(t.text.replace("\n", " ") + "\n" for t in translations))
@@ -180,6 +183,13 @@ def _attention_record(predictor, translation) -> dict[str, object]:  # predictor
     help="Write this many candidates per line (Moses format: LINE ||| text ||| score); at most --beam.",
 )
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
+@click.option(
+    "--precision",
+    default="fp32",
+    show_default=True,
+    type=click.Choice(["fp32", "bf16"]),
+    help="bf16: matrix products in bf16, several times faster on CPUs with AMX and on GPUs.",
+)
 def translate(
     model_dir: Path,
     input_path: Path,
@@ -194,6 +204,7 @@ def translate(
     attention_path: Path | None,
     n_best: int,
     device: str,
+    precision: str,
 ) -> None:
     """Translate INPUT (raw text, one sentence per line) into OUTPUT, line by line."""
     count = translate_file(
@@ -210,5 +221,6 @@ def translate(
         attention_path=attention_path,
         n_best=n_best,
         device=device,
+        precision=precision,
     )
     click.echo(f"translated {count} line(s) into {output_path}", err=True)

@@ -43,11 +43,15 @@ def _recurrence(step_inputs: Callable[[int], Tensor], steps: int, batch: int, w_
     """
     directions, gates, hidden = w_hh.shape
     w_t = w_hh.transpose(1, 2)  # 2 x H x 4H
-    h = w_hh.new_zeros(directions, batch, hidden)
-    c2 = w_hh.new_zeros(directions, batch, hidden)  # twice the cell state
-    outputs = w_hh.new_empty(steps, directions, batch, hidden)
+    low = w_hh.dtype != torch.float32  # bf16 products; the state and the gates stay fp32
+    h = torch.zeros(directions, batch, hidden, device=w_hh.device)
+    c2 = torch.zeros(directions, batch, hidden, device=w_hh.device)  # twice the cell state
+    outputs = torch.empty(steps, directions, batch, hidden, device=w_hh.device)
     for t in range(steps):
-        z = torch.baddbmm(step_inputs(t), h, w_t).sigmoid_()  # 2 x B x 4H: i, f, (g + 1) / 2, o
+        if low:
+            z = torch.bmm(h.to(w_t.dtype), w_t).float().add_(step_inputs(t)).sigmoid_()
+        else:
+            z = torch.baddbmm(step_inputs(t), h, w_t).sigmoid_()  # 2 x B x 4H: i, f, (g + 1) / 2, o
         cell_input = z[..., 2 * hidden : 3 * hidden].mul_(4).sub_(2)  # 2 tanh(g)
         c2 = torch.addcmul(z[..., hidden : 2 * hidden] * c2, z[..., :hidden], cell_input)
         squashed = torch.sigmoid(c2).mul_(2).sub_(1)  # tanh(c)
@@ -125,13 +129,21 @@ def _doubled_cell_gate(gate_rows: Tensor) -> Tensor:
     return (gate_rows.view(4, -1) * scale).view_as(gate_rows)
 
 
-def encode_forms(encoder: RNNEncoder, per_form: Tensor, form_index: Tensor, lengths: Tensor) -> Tensor:
+def encode_forms(
+    encoder: RNNEncoder,
+    per_form: Tensor,
+    form_index: Tensor,
+    lengths: Tensor,
+    product_dtype: torch.dtype = torch.float32,
+) -> Tensor:
     """The encoder's ``sequence`` output (B x T x 2H, eval mode) from the first layer's projections
     of distinct forms.
 
     ``per_form``: U x 8H, the first layer's ``W_ih x + b`` of both directions (forward first) for
     U distinct inputs, e.g. from :func:`first_layer_weights`; ``form_index``: B x T, which of them
-    stands at each position (any valid id at padding); ``lengths``: B.
+    stands at each position (any valid id at padding); ``lengths``: B. ``product_dtype``
+    ``torch.bfloat16`` runs the recurrent and upper layers' matrix products in bf16 (inputs, state,
+    gates and outputs stay fp32; :mod:`nlp_rnn.models.low_precision`).
     """
     if not supports(encoder):
         raise ValueError("encode_forms runs bidirectional LSTMs only")
@@ -139,9 +151,15 @@ def encode_forms(encoder: RNNEncoder, per_form: Tensor, form_index: Tensor, leng
     lengths = lengths.to(per_form.device)
     reverse = reverse_within_lengths(lengths, steps)  # B x T
     _, _, w_hh = _direction_weights(encoder, 0)
+    w_hh = w_hh.to(product_dtype)
     sequence = _outputs(_first_layer_from_forms(per_form, form_index, reverse, w_hh), reverse, lengths)
     for layer in range(1, encoder.num_layers):
         weight, bias, w_hh = _direction_weights(encoder, layer)  # 8H x 2H', 8H, 2 x 4H x H
-        projections = torch.addmm(bias, sequence.flatten(0, 1), weight.t()).view(batch, steps, 2, -1)
-        sequence = _layer_from_projections(projections, lengths, reverse, w_hh)
+        inputs = sequence.flatten(0, 1)  # BT x 2H'
+        if product_dtype == torch.float32:
+            projections = torch.addmm(bias, inputs, weight.t())  # BT x 8H
+        else:
+            projections = torch.mm(inputs.to(product_dtype), weight.t().to(product_dtype)).float().add_(bias)
+        projections = projections.view(batch, steps, 2, -1)
+        sequence = _layer_from_projections(projections, lengths, reverse, w_hh.to(product_dtype))
     return sequence

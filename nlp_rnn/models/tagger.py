@@ -191,10 +191,20 @@ class RNNTagger(nn.Module):
         weight, bias = bilstm_inference.first_layer_weights(self.encoder)  # 8H x D, 8H
         return torch.addmm(bias, self.form_vectors(batch), weight.t())
 
-    def tag_logits(self, per_form: Tensor, form_index: Tensor, lengths: Tensor) -> dict[str, Tensor]:
+    def tag_logits(
+        self,
+        per_form: Tensor,
+        form_index: Tensor,
+        lengths: Tensor,
+        product_dtype: torch.dtype = torch.float32,
+    ) -> dict[str, Tensor]:
         """Eval mode: ``upos_logits`` (and ``xpos_logits``) from :meth:`form_projections` (U x 8H)
-        and the B x T ids into them, with the same result as :meth:`forward`."""
-        sequence = bilstm_inference.encode_forms(self.encoder, per_form, form_index, lengths)  # B x T x 2H
+        and the B x T ids into them, with the same result as :meth:`forward` (up to bf16 rounding
+        with ``product_dtype=torch.bfloat16``, which multiplies in bf16 above the first layer's
+        input products)."""
+        sequence = bilstm_inference.encode_forms(
+            self.encoder, per_form, form_index, lengths, product_dtype
+        )  # B x T x 2H
         return self._heads(sequence)
 
     def fast_inference(self) -> bool:

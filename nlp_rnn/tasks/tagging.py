@@ -33,6 +33,7 @@ from nlp_rnn.data.batching import inference_batches
 from nlp_rnn.data.conllu import iter_sentences, write_conllu
 from nlp_rnn.errors import InputError, NlpRnnError
 from nlp_rnn.fileio import atomic_file, chunked, iter_lines
+from nlp_rnn.models.low_precision import check_precision
 from nlp_rnn.models.tagger import IGNORE, RNNTagger, TaggerConfig
 from nlp_rnn.tasks import (
     MODEL_CONFIG_FILE,
@@ -272,13 +273,16 @@ def predict_ids(
     max_tokens: int = DEFAULT_MAX_TOKENS,
     device: torch.device | str = "cpu",
     per_form: Tensor | None = None,
+    precision: str = "fp32",
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Predicted UPOS (and XPOS) ids of every word, flat in the sentences' order.
 
     With a bidirectional LSTM, the first layer's input products are computed once per distinct
     form of the whole call (:func:`form_projections`; or given as ``per_form``, one row per form
-    of ``collate.table``), and each batch only gathers them.
+    of ``collate.table``), and each batch only gathers them. ``precision="bf16"`` runs the
+    recurrence and upper layers' products in bf16 on that path (the other path ignores it).
     """
+    product_dtype = torch.bfloat16 if check_precision(precision) == "bf16" else torch.float32
     upos = np.zeros(encoded.tokens, dtype=np.int64)
     xpos = np.zeros(encoded.tokens, dtype=np.int64) if model.xpos is not None else None
     offsets = encoded.offsets
@@ -293,7 +297,9 @@ def predict_ids(
                 examples = [encoded[i] for i in indices]
                 if per_form is not None:
                     lengths, form_index = _pad_forms(examples)
-                    output = model.tag_logits(per_form, form_index.to(device), lengths.to(device))
+                    output = model.tag_logits(
+                        per_form, form_index.to(device), lengths.to(device), product_dtype
+                    )
                 else:
                     batch = {k: v.to(device) for k, v in collate(examples).items()}
                     lengths, output = batch["lengths"].cpu(), model(batch)
@@ -445,9 +451,14 @@ class TaggingPredictor:
         return Collate(FormTable(self.vocabs.chars, self.model.config.max_word_chars))
 
     def tag(
-        self, token_lists: Sequence[Sequence[str]], max_tokens: int = DEFAULT_MAX_TOKENS
+        self,
+        token_lists: Sequence[Sequence[str]],
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        precision: str = "fp32",
     ) -> list[TaggedSentence]:
-        """Tag pre-tokenized sentences (each a non-empty list of words)."""
+        """Tag pre-tokenized sentences (each a non-empty list of words). ``precision="bf16"``
+        multiplies in bf16 (fast on CPUs with AMX; :mod:`nlp_rnn.models.low_precision`)."""
+        check_precision(precision)
         if isinstance(token_lists, str) or (token_lists and isinstance(token_lists[0], str)):
             raise TypeError("tag takes a list of sentences, each a list of words")
         if not token_lists:
@@ -458,12 +469,14 @@ class TaggingPredictor:
                 encoded = encode_sentences(token_lists, self.vocabs, collate.table)
                 per_form = self.form_cache.projections(self.model, encoded, collate.table, self.device)
                 upos_ids, xpos_ids = predict_ids(
-                    self.model, encoded, collate, max_tokens, self.device, per_form=per_form
+                    self.model, encoded, collate, max_tokens, self.device, per_form, precision
                 )
         else:
             collate = self.new_collate()
             encoded = encode_sentences(token_lists, self.vocabs, collate.table)
-            upos_ids, xpos_ids = predict_ids(self.model, encoded, collate, max_tokens, self.device)
+            upos_ids, xpos_ids = predict_ids(
+                self.model, encoded, collate, max_tokens, self.device, precision=precision
+            )
         upos = _tag_names(self.vocabs.upos, upos_ids)
         xpos = (
             None if xpos_ids is None or self.vocabs.xpos is None else _tag_names(self.vocabs.xpos, xpos_ids)
@@ -475,7 +488,11 @@ class TaggingPredictor:
         ]
 
     def tag_conllu(
-        self, source: str | os.PathLike[str], target: str | os.PathLike[str], chunk: int = 2000
+        self,
+        source: str | os.PathLike[str],
+        target: str | os.PathLike[str],
+        chunk: int = 2000,
+        precision: str = "fp32",
     ) -> int:
         """Fill columns 4 and 5 of every word line of ``source`` into ``target`` (written atomically);
         everything else is copied byte for byte. Returns the number of sentences."""
@@ -485,14 +502,15 @@ class TaggingPredictor:
             for sentence in iter_sentences(source):
                 block.append(sentence)
                 if len(block) == chunk:
-                    yield from self._tag_rows(block)
+                    yield from self._tag_rows(block, precision)
                     block = []
-            yield from self._tag_rows(block)
+            yield from self._tag_rows(block, precision)
 
         return write_conllu(tagged_rows(), target)
 
-    def _tag_rows(self, rows: list[dict]) -> Iterator[dict]:
-        for row, tagged in zip(rows, self.tag([row["tokens"] for row in rows]), strict=True):
+    def _tag_rows(self, rows: list[dict], precision: str) -> Iterator[dict]:
+        tagged_rows = self.tag([row["tokens"] for row in rows], precision=precision)
+        for row, tagged in zip(rows, tagged_rows, strict=True):
             yield {"conllu": row["conllu"], "upos": tagged.upos, "xpos": tagged.xpos}
 
     def tag_text(
@@ -502,6 +520,7 @@ class TaggingPredictor:
         output_format: str = "conllu",
         tagset: str = "upos",
         chunk: int = 1000,
+        precision: str = "fp32",
     ) -> int:
         """Tag raw text: each line is split into sentences and words by spaCy's rule-based English
         tokenizer and sentencizer. ``output_format="conllu"`` writes CoNLL-U (``# text``,
@@ -517,7 +536,8 @@ class TaggingPredictor:
         with atomic_file(target, "w", encoding="utf-8", newline="") as handle:
             for lines in chunked(iter_lines(source), chunk):
                 split = [(number, split_sentences(text)) for number, text in lines]
-                tagged = iter(self.tag([sentence.words for _, parts in split for sentence in parts]))
+                words = [sentence.words for _, parts in split for sentence in parts]
+                tagged = iter(self.tag(words, precision=precision))
                 for number, parts in split:
                     results = [next(tagged) for _ in parts]
                     count += len(parts)

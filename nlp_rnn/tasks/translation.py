@@ -37,6 +37,7 @@ from nlp_rnn import __version__
 from nlp_rnn.data.batching import inference_batches
 from nlp_rnn.errors import InputError, NlpRnnError
 from nlp_rnn.fileio import atomic_file, chunked, iter_lines
+from nlp_rnn.models.low_precision import bf16_inference_copy, check_precision
 from nlp_rnn.models.search import Hypothesis, beam_search, greedy_search
 from nlp_rnn.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from nlp_rnn.tasks import (
@@ -348,6 +349,17 @@ class TranslationPredictor:
         self.subwords = subwords
         self.source_lang, self.target_lang = source_lang, target_lang
         self.device = torch.device(device)
+        self._bf16_model: Seq2Seq | None = None  # made on first use by precision="bf16"
+
+    def search_model(self, precision: str = "fp32") -> Seq2Seq:
+        """The model that decodes: :attr:`model` itself for ``fp32``; for ``bf16`` an inference copy
+        whose linear layers and decoder RNN multiply in bf16 (made once, see
+        :mod:`nlp_rnn.models.low_precision`)."""
+        if check_precision(precision) == "fp32":
+            return self.model
+        if self._bf16_model is None:
+            self._bf16_model = bf16_inference_copy(self.model, recurrent=("decoder",))
+        return self._bf16_model
 
     def translate(
         self,
@@ -360,12 +372,14 @@ class TranslationPredictor:
         n_best: int = 1,
         return_attention: bool = False,
         max_tokens: int = DEFAULT_MAX_TOKENS,
+        precision: str = "fp32",
     ) -> list[Translation]:
         """Translate raw sentences, in their order; ``beam_size=1`` is greedy search.
 
         Each sentence produces at most ``floor(max_len_a * source subwords + max_len_b)`` target
         subwords. ``length_penalty`` is GNMT's alpha (beam search only). A batch holds at most
-        ``batch_size`` sentences and ``max_tokens`` padded source subwords.
+        ``batch_size`` sentences and ``max_tokens`` padded source subwords. ``precision="bf16"``
+        multiplies in bf16 (fast on CPUs with AMX and on GPUs; see :meth:`search_model`).
         """
         if isinstance(sentences, str):
             raise TypeError("translate takes a list of sentences")
@@ -378,6 +392,7 @@ class TranslationPredictor:
         results = [Translation(text, source.tokenize(text), []) for text in sentences]
         real = [i for i, sentence_ids in enumerate(ids) if sentence_ids]
         batches = inference_batches([len(ids[i]) for i in real], batch_size, max_tokens)
+        model = self.search_model(precision)
         was_training = self.model.training
         self.model.eval()
         try:
@@ -386,13 +401,11 @@ class TranslationPredictor:
                 src = pad_ids([np.asarray(ids[i], dtype=np.int64) for i in rows]).to(self.device)  # B x S
                 src_lengths = torch.tensor([len(ids[i]) for i in rows], dtype=torch.long)  # B
                 if beam_size == 1:
-                    found = greedy_search(
-                        self.model, src, src_lengths, max_len_a, max_len_b, return_attention
-                    )
+                    found = greedy_search(model, src, src_lengths, max_len_a, max_len_b, return_attention)
                     hypotheses = [[hypothesis] for hypothesis in found]
                 else:
                     hypotheses = beam_search(
-                        self.model, src, src_lengths, beam_size, length_penalty, n_best,
+                        model, src, src_lengths, beam_size, length_penalty, n_best,
                         max_len_a, max_len_b, return_attention,
                     )  # fmt: skip
                 for i, sentence in zip(rows, hypotheses, strict=True):
@@ -428,6 +441,7 @@ class TranslationPredictor:
         max_len_a: float = 1.5,
         max_len_b: float = 10,
         chunk: int = DEFAULT_CHUNK,
+        precision: str = "fp32",
     ) -> int:
         """Translate every line of ``source`` (plain or ``.gz``) into the same line of ``target``.
 
@@ -441,7 +455,7 @@ class TranslationPredictor:
             for lines in chunked((text for _, text in iter_lines(source)), chunk):
                 translations = self.translate(
                     lines, beam_size=beam_size, batch_size=batch_size, length_penalty=length_penalty,
-                    max_len_a=max_len_a, max_len_b=max_len_b,
+                    max_len_a=max_len_a, max_len_b=max_len_b, precision=precision,
                 )  # fmt: skip
                 handle.write("".join(t.text.replace("\n", " ") + "\n" for t in translations))
                 count += len(lines)

@@ -1,0 +1,87 @@
+"""bf16 inference copies: linear layers and RNNs that multiply in bf16 and keep fp32 around."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from nlp_rnn.errors import NlpRnnError
+from nlp_rnn.models.low_precision import (
+    Bf16Linear,
+    Bf16RNN,
+    bf16_inference_copy,
+    check_precision,
+    fast_bf16_available,
+)
+
+
+def relative_error(found: torch.Tensor, expected: torch.Tensor) -> float:
+    return float((found - expected).detach().norm() / expected.detach().norm())
+
+
+def test_bf16_linear_is_close_to_fp32_and_returns_fp32() -> None:
+    torch.manual_seed(0)
+    linear = nn.Linear(64, 300)
+    low = Bf16Linear(linear)
+    x = torch.randn(7, 5, 64)
+    out = low(x)
+    assert out.dtype == torch.float32 and out.shape == (7, 5, 300)
+    assert low.weight.dtype == torch.bfloat16 and low.bias.dtype == torch.float32
+    error = relative_error(out, linear(x))
+    assert 0 < error < 1e-2  # rounded (so really bf16), but only by bf16's 3 significant digits
+    without_bias = Bf16Linear(nn.Linear(64, 8, bias=False))
+    assert without_bias.bias is None and without_bias(x).shape == (7, 5, 8)
+
+
+@pytest.mark.parametrize("cell", [nn.GRU, nn.LSTM])
+def test_bf16_rnn_takes_and_gives_fp32_states(cell: type[nn.RNNBase]) -> None:
+    torch.manual_seed(0)
+    rnn = cell(12, 20, num_layers=2, batch_first=True)
+    low = Bf16RNN(rnn)
+    x = torch.randn(3, 6, 12)
+    state = torch.randn(2, 3, 20)
+    if cell is nn.LSTM:
+        state = (state, torch.randn(2, 3, 20))
+    with torch.no_grad():
+        expected, expected_final = rnn(x, state)
+        outputs, final = low(x, state)
+        outputs_from_zero, _ = low(x)
+    assert outputs.dtype == torch.float32 and outputs.shape == (3, 6, 20)
+    assert relative_error(outputs, expected) < 2e-2
+    finals = final if cell is nn.LSTM else (final,)
+    expected_finals = expected_final if cell is nn.LSTM else (expected_final,)
+    for part, reference in zip(finals, expected_finals, strict=True):
+        assert part.dtype == torch.float32 and relative_error(part, reference) < 2e-2
+    assert relative_error(outputs_from_zero, rnn(x)[0].detach()) < 2e-2
+
+
+class Tiny(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(10, 8)
+        self.decoder = nn.GRU(8, 8, batch_first=True)
+        self.head = nn.Sequential(nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 10))
+        self.head[2].weight = self.embedding.weight  # tied, as in the seq2seq generator
+
+
+def test_the_copy_converts_and_the_original_is_untouched() -> None:
+    torch.manual_seed(0)
+    model = Tiny().train()
+    before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    twin = bf16_inference_copy(model, recurrent=("decoder",))
+    assert isinstance(twin.decoder, Bf16RNN) and not twin.training
+    assert [type(m) for m in twin.head] == [Bf16Linear, nn.Tanh, Bf16Linear]
+    assert type(model.decoder) is nn.GRU and type(model.head[0]) is nn.Linear and model.training
+    assert model.head[2].weight is model.embedding.weight
+    assert all(torch.equal(before[name], tensor) for name, tensor in model.state_dict().items())
+    assert not any(p.requires_grad for p in twin.parameters())
+    with pytest.raises(TypeError, match="not an nn.GRU"):
+        bf16_inference_copy(model, recurrent=("head",))
+
+
+def test_precision_names_are_checked() -> None:
+    assert check_precision("bf16") == "bf16" and check_precision("fp32") == "fp32"
+    with pytest.raises(NlpRnnError, match="precision must be one of fp32, bf16"):
+        check_precision("fp16")
+    assert isinstance(fast_bf16_available("cpu"), bool)
