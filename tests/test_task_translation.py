@@ -278,7 +278,8 @@ def test_bf16_decoding_agrees_with_fp32_and_leaves_the_model_alone(predictor: Tr
     assert next(predictor.model.parameters()).dtype == torch.float32
     same = sum(a.text == b.text for a, b in zip(fp32, bf16, strict=True))
     assert same >= len(SAMPLES) - 2  # bf16 rounding may flip a close call, not the whole output
-    scores = torch.tensor([[t.candidates[0].score for t in results] for results in (fp32, bf16)])
-    assert torch.allclose(scores[0], scores[1], atol=0.1)
+    both = zip(fp32, bf16, strict=True)
+    pairs = [(a.candidates[0].score, b.candidates[0].score) for a, b in both if a.text == b.text]
+    assert all(abs(a - b) < 0.05 for a, b in pairs)  # the same output scores alike
     with pytest.raises(NlpRnnError, match="precision"):
         predictor.translate(SAMPLES[:1], precision="fp16")
