@@ -18,8 +18,10 @@ bidirectional GRU encoder, a 512-unit GRU decoder. Three runs of ``--steps`` upd
 
 Each toolkit's own log gives target tokens per second every ``--log-every`` updates; the first
 window (start-up) is dropped and the median of the rest reported, with the ratios to JoeyNMT.
-The learning rate stays constant (JoeyNMT's plateau scheduler fails on current PyTorch; its
-exponential one is configured with a factor of 1 instead).
+With ``--cpu-amp`` our two models are also trained with bf16 autocast on the
+CPU (the trainer's ``cpu_amp``; fast on CPUs with AMX). The learning rate stays constant
+(JoeyNMT's plateau scheduler fails on current PyTorch; its exponential one is configured with a
+factor of 1 instead).
 
 With ``--decode``, beam-5 decoding speed instead: both toolkits train the same Bahdanau + input
 feeding model for ``--steps`` updates (one thread each, side by side: these runs are not timed),
@@ -72,6 +74,9 @@ def parse_args() -> argparse.Namespace:
         "--decode", action="store_true", help="compare beam-5 decoding of the dev set instead"
     )
     parser.add_argument("--decode-repeats", type=int, default=3)
+    parser.add_argument(
+        "--cpu-amp", action="store_true", help="also train ours with bf16 autocast on the CPU (cpu_amp)"
+    )
     return parser.parse_args()
 
 
@@ -202,7 +207,13 @@ def run_joeynmt(python: Path, config: Path, work: Path, args: argparse.Namespace
 
 
 def run_ours(
-    work: Path, name: str, attention: str, input_feeding: bool, data_dir: str | None, args: argparse.Namespace
+    work: Path,
+    name: str,
+    attention: str,
+    input_feeding: bool,
+    data_dir: str | None,
+    args: argparse.Namespace,
+    cpu_amp: bool = False,
 ) -> tuple[list[float], Any]:
     """Our logged speeds of ``--steps`` updates, and the trained :class:`TranslationPredictor`."""
     from nlp_rnn.data.catalog import load_corpus
@@ -253,6 +264,7 @@ def run_ours(
         tensorboard=False,
         plot=False,
         device="cpu",
+        cpu_amp=cpu_amp,
         seed=13,
     )
     out = work / name
@@ -378,8 +390,14 @@ def main() -> None:
         "ours_luong_one_shot": run_ours(work, "ours_luong_one_shot", "general", False, args.data_dir, args)[
             0
         ],
-        "joeynmt": run_joeynmt(python, joeynmt_config(work, spm_model, args), work, args),
     }
+    if args.cpu_amp:
+        variants = (("bahdanau_feeding", "bahdanau", True), ("luong_one_shot", "general", False))
+        for name, attention, feeding in variants:
+            windows[f"ours_{name}_bf16"] = run_ours(
+                work, f"ours_{name}_bf16", attention, feeding, args.data_dir, args, cpu_amp=True
+            )[0]
+    windows["joeynmt"] = run_joeynmt(python, joeynmt_config(work, spm_model, args), work, args)
     medians = {name: round(statistics.median(values[1:] or values), 1) for name, values in windows.items()}
     results = {
         "steps": args.steps,

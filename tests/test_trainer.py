@@ -341,6 +341,17 @@ def test_ctrl_c_saves_last_and_exits_130(tmp_path: Path) -> None:
     load_weights(TinyClassifier(), tmp_path / "last")
 
 
+def test_cpu_bf16_autocast_learns_repeats_and_keeps_fp32_weights(tmp_path: Path) -> None:
+    settings = {"device": "cpu", "cpu_amp": True, "lr": 0.02, "batch_size": 8, "max_epochs": 6}
+    first, first_model = fit(tmp_path / "a", **settings)
+    second, second_model = fit(tmp_path / "b", **settings)
+    assert first.best_metric is not None and first.best_metric >= 0.8
+    assert all(p.dtype == torch.float32 for p in first_model.parameters())
+    assert state_dicts_equal(first_model.state_dict(), second_model.state_dict())
+    _, plain_model = fit(tmp_path / "c", **{**settings, "cpu_amp": False})
+    assert not state_dicts_equal(first_model.state_dict(), plain_model.state_dict())  # bf16 ran
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
 def test_cuda_bf16_deterministic_runs_repeat(tmp_path: Path) -> None:
     settings = {"device": "cuda", "amp": True, "deterministic": True, "batch_size": 8, "max_steps": 12}

@@ -69,6 +69,7 @@ class TrainerConfig(Schema):
     # Hardware and reproducibility.
     device: Literal["auto", "cpu", "cuda"] = "auto"
     amp: bool = True  # bf16 autocast; only on CUDA
+    cpu_amp: bool = False  # bf16 autocast on the CPU too: fast with AMX, emulated (slow) without
     seed: int = 0
     deterministic: bool = False
 

@@ -755,6 +755,8 @@ class _Run:
         # bf16 has fp32's exponent range, so no GradScaler is needed.
         if self.config.amp and self.device.type == "cuda":
             return torch.autocast("cuda", dtype=torch.bfloat16)
+        if self.config.cpu_amp and self.device.type == "cpu":
+            return torch.autocast("cpu", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
     def _result(self) -> FitResult:
