@@ -16,11 +16,9 @@ which this machine has.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 
 import torch
+from bench_int8_gemm import median_seconds  # scripts/ is on the path when a script runs
 from torch import nn
 
 from nlp_rnn.models.low_precision import Bf16Linear, fast_bf16_available
@@ -33,16 +31,6 @@ SHAPES = [
     ("tagger 2x200 first-layer inputs", 8192, 400, 1600),
     ("tagger 2x200 recurrence step", 650, 200, 800),
 ]
-
-
-def median_seconds(run: Callable[[], object], repeats: int) -> float:
-    run()  # warm-up
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def main(argv: list[str] | None = None) -> list[dict]:

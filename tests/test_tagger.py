@@ -127,13 +127,20 @@ def test_inference_from_per_form_projections_equals_the_encoder(layers: int) -> 
         assert torch.allclose(fast[name][real], slow[name][real], atol=1e-5)
 
 
-def test_projection_encoder_matches_the_encoder_on_random_inputs() -> None:
+def random_encoder(sizes: list[int]) -> tuple[RNNEncoder, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A BiLSTM of ``sizes`` in eval mode, random inputs (4 x 7 x 4), their lengths and the first
+    layer's input products (4 x 7 x 8H)."""
     torch.manual_seed(1)
-    encoder = RNNEncoder(4, [6, 5], cell="lstm", bidirectional=True).eval()
+    encoder = RNNEncoder(4, sizes, cell="lstm", bidirectional=True).eval()
     inputs = torch.randn(4, 7, 4)
     lengths = torch.tensor([7, 3, 5, 1])
     weight, bias = bilstm_inference.first_layer_weights(encoder)
     projections = torch.addmm(bias, inputs.flatten(0, 1), weight.t()).view(4, 7, -1)
+    return encoder, inputs, lengths, projections
+
+
+def test_projection_encoder_matches_the_encoder_on_random_inputs() -> None:
+    encoder, inputs, lengths, projections = random_encoder([6, 5])
     with torch.no_grad():
         expected = encoder(inputs, lengths).sequence
         got = bilstm_inference.encode_forms(
@@ -145,12 +152,8 @@ def test_projection_encoder_matches_the_encoder_on_random_inputs() -> None:
 
 
 def test_projection_encoder_in_bf16_stays_close_and_fp32() -> None:
-    torch.manual_seed(1)
-    encoder = RNNEncoder(4, [16, 12], cell="lstm", bidirectional=True).eval()
-    inputs = torch.randn(4, 7, 4)
-    lengths = torch.tensor([7, 3, 5, 1])
-    weight, bias = bilstm_inference.first_layer_weights(encoder)
-    projections = torch.addmm(bias, inputs.flatten(0, 1), weight.t())
+    encoder, _, lengths, projections = random_encoder([16, 12])
+    projections = projections.flatten(0, 1)
     index = torch.arange(28).view(4, 7)
     with torch.no_grad():
         exact = bilstm_inference.encode_forms(encoder, projections, index, lengths)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from nlp_rnn.commands import precision_option
 from nlp_rnn.errors import NlpRnnError
 
 
@@ -96,13 +97,7 @@ def tag_file(
     help="Tags of word/TAG output.",
 )
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
-@click.option(
-    "--precision",
-    default="fp32",
-    show_default=True,
-    type=click.Choice(["fp32", "bf16"]),
-    help="bf16: matrix products in bf16, faster on CPUs with AMX and on GPUs.",
-)
+@precision_option
 def tag(
     model_dir: Path,
     input_path: Path,

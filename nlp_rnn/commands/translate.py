@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from nlp_rnn.commands import precision_option
 from nlp_rnn.errors import NlpRnnError
 
 
@@ -183,13 +184,7 @@ def _attention_record(predictor, translation) -> dict[str, object]:  # predictor
     help="Write this many candidates per line (Moses format: LINE ||| text ||| score); at most --beam.",
 )
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
-@click.option(
-    "--precision",
-    default="fp32",
-    show_default=True,
-    type=click.Choice(["fp32", "bf16"]),
-    help="bf16: matrix products in bf16, several times faster on CPUs with AMX and on GPUs.",
-)
+@precision_option
 def translate(
     model_dir: Path,
     input_path: Path,

@@ -1,18 +1,17 @@
 """bf16 matrix products for inference, with fp32 everywhere else.
 
-On CPUs with AMX (Intel Sapphire Rapids and later) oneDNN multiplies bf16 matrices 5-12 times
-faster than fp32 ones (``scripts/bench_bf16_gemm.py``), and on CUDA GPUs bf16 runs on the tensor
-cores. :func:`bf16_inference_copy` makes a copy of a model whose ``nn.Linear`` layers (and chosen
-``nn.GRU``/``nn.LSTM`` decoders) multiply in bf16 and hand fp32 back: their inputs and outputs, the
-recurrent state carried between calls, softmaxes, scores and everything element-wise stay fp32,
-so rounding happens once per product and does not compound over decoding steps.
+On CPUs with AMX (Intel Sapphire Rapids and later) oneDNN multiplies bf16 matrices several times
+faster than fp32 ones (``scripts/bench_bf16_gemm.py``: 2.2-5x at this toolkit's shapes, casts
+included), and on CUDA GPUs bf16 runs on the tensor cores. :func:`bf16_inference_copy` makes a
+copy of a model whose ``nn.Linear`` layers (and chosen ``nn.GRU``/``nn.LSTM`` decoders) multiply
+in bf16 and hand fp32 back: their inputs and outputs, the recurrent state carried between calls,
+softmaxes, scores and everything element-wise stay fp32, so rounding happens once per product
+and does not compound over decoding steps.
 
-Plain ``torch.autocast`` does the same products but casts every weight again at every call
-(a decoding step calls each layer once), which eats most of the gain; here the bf16 weights are
-made once. Inference only: the copy does not follow later changes to the fp32 model, which is
-left as it was (and is what gets saved).
-On CPUs without native bf16 the products are emulated and slower; :func:`fast_bf16_available`
-says whether this machine has it.
+The bf16 weights are made once, ahead of decoding, rather than cast where each product is called
+as ``torch.autocast`` does. Inference only: the copy does not follow later changes to the fp32
+model, which is left as it was (and is what gets saved). On CPUs without native bf16 the
+products are emulated and slower; :func:`fast_bf16_available` says whether this machine has it.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from __future__ import annotations
 import copy
 import functools
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 import torch.nn.functional as F
@@ -29,10 +28,10 @@ from torch import Tensor, nn
 from nlp_rnn.errors import NlpRnnError
 
 Precision = Literal["fp32", "bf16"]
-# Linear layers with fewer outputs stay fp32: casting their inputs costs more than the product
-# saves (Bahdanau's v, one output over B x S x A, decodes 3% faster in fp32 on 2 CPU cores).
+PRECISIONS: tuple[str, ...] = get_args(Precision)
+# Linear layers with fewer outputs stay fp32: for a product as thin as Bahdanau's v (one output
+# over B x S x A), casting the input to bf16 is most of the work.
 MIN_BF16_OUTPUTS = 16
-PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
 
 
 class Bf16Linear(nn.Module):
@@ -54,9 +53,9 @@ class Bf16RNN(nn.Module):
     layer's input products for all steps in one bf16 product, then per step one bf16 product
     with the recurrent weights and the gates in fp32 (PyTorch's equations and gate order).
 
-    Written out rather than PyTorch's bf16 kernel, which for the one-step calls of a decoder
-    spends more time converting and re-laying its weights than multiplying. Inputs, states and
-    outputs are fp32, so a decoder that calls it once per step keeps its state in fp32.
+    Written out rather than calling PyTorch's kernel on a bf16 copy, so that the state and the
+    gates stay fp32 and only the products round. Inputs, states and outputs are fp32, so a
+    decoder that calls it once per step keeps its state in fp32.
     """
 
     def __init__(self, rnn: nn.RNNBase) -> None:
