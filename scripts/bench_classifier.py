@@ -19,7 +19,8 @@ so that load from other processes hits both alike, and the medians are compared 
 ours, so 2.0 means our stack takes twice as long). Inference: sentences per second of
 ``predict`` on the SST-2 dev sentences (tokenization, encoding, length batching and the model under
 ``torch.inference_mode()``), replicated to ``--inference-sentences``, and the same for the model
-alone on pre-encoded input.
+alone on pre-encoded input, in each of ``--precisions`` (fp32, and bf16 matrix products in the
+recurrence), alternating so that both see the same load.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from torch import nn
 from nlp_rnn.data.batching import bucket_batches
 from nlp_rnn.data.catalog import load_corpus
 from nlp_rnn.models.classifier import ClassifierConfig, RNNClassifier
+from nlp_rnn.models.low_precision import check_precision
 from nlp_rnn.tasks.classification import (
     ClassificationPredictor,
     EncodedExamples,
@@ -128,17 +130,27 @@ def our_stack(args: argparse.Namespace, data: Subset, vocab_size: int) -> float:
 
 
 def inference(
-    args: argparse.Namespace, predictor: ClassificationPredictor, texts: list[str]
+    args: argparse.Namespace, predictor: ClassificationPredictor, texts: list[str], precision: str
 ) -> tuple[float, float]:
     """Sentences/s of predict (raw text in) and of the model alone (encoded batches in)."""
     started = time.perf_counter()
-    predictor.predict(texts, batch_size=args.inference_batch_size)
+    predictor.predict(texts, batch_size=args.inference_batch_size, precision=precision)
     end_to_end = len(texts) / (time.perf_counter() - started)
     encoded = predictor.encode(texts)
     started = time.perf_counter()
-    predict_examples(predictor.model, encoded, batch_size=args.inference_batch_size)
+    predict_examples(predictor.model, encoded, batch_size=args.inference_batch_size, precision=precision)
     model_only = len(texts) / (time.perf_counter() - started)
     return end_to_end, model_only
+
+
+def precision_agreement(predictor: ClassificationPredictor, texts: list[str], precision: str) -> dict:
+    """How far ``precision``'s probabilities are from fp32's on ``texts``."""
+    reference = predictor.predict_proba(texts)
+    other = predictor.predict_proba(texts, precision=precision)
+    return {
+        "max_probability_difference": float(np.abs(reference - other).max()),
+        "label_agreement": float((reference.argmax(axis=1) == other.argmax(axis=1)).mean()),
+    }
 
 
 def use_unfused_adamw() -> None:
@@ -175,6 +187,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3, help="alternating measurements of each")
     parser.add_argument("--inference-sentences", type=int, default=20_000)
     parser.add_argument("--inference-batch-size", type=int, default=256)
+    parser.add_argument(
+        "--precisions",
+        default="fp32,bf16",
+        help="comma-separated inference precisions to measure (fp32, bf16), alternating",
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument(
         "--unfused-adamw",
@@ -215,12 +232,17 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         predictor = ClassificationPredictor(build_model(args, len(vocab)), tokenizer, vocab, label_vocab)
     texts = (dev_texts * (args.inference_sentences // len(dev_texts) + 1))[: args.inference_sentences]
-    predictor.predict(texts[:1000])  # warm up
-    end_to_end, model_only = [], []
+    precisions = [check_precision(name.strip()) for name in args.precisions.split(",")]
+    end_to_end: dict[str, list[float]] = {precision: [] for precision in precisions}
+    model_only: dict[str, list[float]] = {precision: [] for precision in precisions}
+    for precision in precisions:
+        predictor.predict(texts[:1000], precision=precision)  # warm up
     for _ in range(args.repeats):
-        e2e, alone = inference(args, predictor, texts)
-        end_to_end.append(e2e)
-        model_only.append(alone)
+        for precision in precisions:
+            e2e, alone = inference(args, predictor, texts, precision)
+            end_to_end[precision].append(e2e)
+            model_only[precision].append(alone)
+    agreement = {p: precision_agreement(predictor, dev_texts, p) for p in precisions if p != "fp32"}
 
     bare_median, ours_median = statistics.median(bare), statistics.median(ours)
     mean_words = np.mean([len(text.split()) for text in texts])
@@ -247,11 +269,17 @@ def main(argv: list[str] | None = None) -> dict:
         "train_slowdown_vs_bare_paired": round(
             statistics.median(b / o for b, o in zip(bare, ours, strict=True)), 3
         ),
-        "inference_sentences_per_s": {"end_to_end": end_to_end, "model_only": model_only},
-        "inference_sentences_per_s_median": {
-            "end_to_end": round(statistics.median(end_to_end)),
-            "model_only": round(statistics.median(model_only)),
+        "inference_sentences_per_s": {
+            p: {"end_to_end": end_to_end[p], "model_only": model_only[p]} for p in precisions
         },
+        "inference_sentences_per_s_median": {
+            p: {
+                "end_to_end": round(statistics.median(end_to_end[p])),
+                "model_only": round(statistics.median(model_only[p])),
+            }
+            for p in precisions
+        },
+        "inference_agreement_with_fp32_on_dev": agreement,
         "environment": {
             "torch": torch.__version__,
             "threads": torch.get_num_threads(),
@@ -264,10 +292,18 @@ def main(argv: list[str] | None = None) -> dict:
     print(
         f"training tokens/s (median of {args.repeats}): bare nn.LSTM {bare_median:,.0f}, "
         f"ours {ours_median:,.0f}: ours is {bare_median / ours_median:.2f}x slower "
-        f"(median of the paired ratios: {results['train_slowdown_vs_bare_paired']:.2f}x)\n"
-        f"inference sentences/s: end to end {results['inference_sentences_per_s_median']['end_to_end']:,}, "
-        f"model only {results['inference_sentences_per_s_median']['model_only']:,}"
+        f"(median of the paired ratios: {results['train_slowdown_vs_bare_paired']:.2f}x)"
     )
+    for precision, medians in results["inference_sentences_per_s_median"].items():
+        print(
+            f"inference sentences/s, {precision}: end to end {medians['end_to_end']:,}, "
+            f"model only {medians['model_only']:,}"
+        )
+    for precision, found in agreement.items():
+        print(
+            f"{precision} against fp32 on the dev sentences: probabilities within "
+            f"{found['max_probability_difference']:.2g}, labels agree on {found['label_agreement']:.2%}"
+        )
     if args.output is not None:
         args.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return results

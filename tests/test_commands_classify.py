@@ -35,6 +35,21 @@ def test_classify_writes_one_label_per_line(tmp_path: Path) -> None:
         assert abs(float(neg[4:]) + float(pos[4:]) - 1) < 1e-3
 
 
+def test_classify_in_bf16(tmp_path: Path) -> None:
+    model = make_model_folder(tmp_path / "model")
+    texts = tmp_path / "in.txt"
+    texts.write_text("the movie is good .\nbad\n", encoding="utf-8")
+    out = tmp_path / "labels.txt"
+    args = ("classify", "--model", model, "--input", texts, "--output", out)
+    result = invoke(*args, "--precision", "bf16", "--probs")
+    assert result.exit_code == 0, result.output
+    assert len(out.read_text().splitlines()) == 2
+    out.unlink()
+    wrong = CliRunner().invoke(main, [str(arg) for arg in (*args, "--precision", "fp16")])
+    assert wrong.exit_code != 0 and "'fp16' is not one of 'fp32', 'bf16'" in wrong.output
+    assert not out.exists()
+
+
 def test_empty_line_is_an_error_naming_it_and_leaves_no_output(tmp_path: Path) -> None:
     model = make_model_folder(tmp_path / "model")
     texts = tmp_path / "in.txt"

@@ -183,6 +183,30 @@ def test_batching_by_length_keeps_the_input_order() -> None:
     assert predictor.predict([]) == []
 
 
+def test_bf16_probabilities_stay_close_to_fp32() -> None:
+    tokenizer = RegexTokenizer(lowercase=True)
+    texts, _ = read_demo("dev")
+    vocab = Vocab.build(tokenizer.tokenize_batch(texts), specials=NO_MARKERS)
+    torch.manual_seed(0)
+    model = RNNClassifier(nn.Embedding(len(vocab), 16, padding_idx=0), 2, ClassifierConfig(hidden_size=32))
+    nn.init.normal_(model.output.weight, std=1.0)  # confident enough for labels to mean something
+    predictor = ClassificationPredictor(
+        model, tokenizer, vocab, Vocab(("neg", "pos"), specials=LABEL_SPECIALS)
+    )
+    exact = predictor.predict_proba(texts)
+    low = predictor.predict_proba(texts, precision="bf16")
+    difference = np.abs(exact - low).max()
+    assert 0 < difference < 2e-2  # rounded in bf16 (so the bf16 path ran), but only slightly
+    clear = np.abs(exact[:, 0] - exact[:, 1]) > 0.05
+    assert clear.sum() > len(texts) // 2
+    assert np.array_equal(exact[clear].argmax(axis=1), low[clear].argmax(axis=1))
+    assert predictor.predict(texts[:3], precision="bf16") == [
+        ["neg", "pos"][i] for i in low[:3].argmax(axis=1)
+    ]
+    with pytest.raises(NlpRnnError, match="precision must be one of fp32, bf16, got 'fp16'"):
+        predictor.predict(texts[:3], precision="fp16")
+
+
 def test_predictor_rejects_empty_texts_and_a_bare_string() -> None:
     predictor = make_predictor()
     with pytest.raises(EmptyTextError, match="text 1 is empty") as caught:

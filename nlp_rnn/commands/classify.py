@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from nlp_rnn.commands import data_dir_option
+from nlp_rnn.commands import data_dir_option, precision_option
 from nlp_rnn.errors import InputError
 
 CHUNK_LINES = 20_000  # lines classified at a time: memory stays flat on large files
@@ -28,23 +28,28 @@ def classify_file(
     batch_size: int = 256,
     encoding: str = "utf-8",
     device: str = "cpu",
+    precision: str = "fp32",
 ) -> int:
     """Write one label per input line (``label<TAB>name=p ...`` with ``probs``); return the line count.
+
+    ``precision="bf16"`` multiplies the recurrence in bf16 (:meth:`ClassificationPredictor.predict_proba`).
 
     An empty (or blank) line is an error naming the file and line: silently skipping it would
     shift every later label against its line. The output appears only when every line succeeded.
     """
     from nlp_rnn.api import load_model
     from nlp_rnn.fileio import atomic_file, iter_lines
+    from nlp_rnn.models.low_precision import check_precision
     from nlp_rnn.tasks.classification import EmptyTextError
 
+    check_precision(precision)  # before any output exists
     predictor = load_model(model_dir, device=device)
     labels = predictor.labels
     count = 0
     with atomic_file(output_path, "w", encoding="utf-8") as handle:
         for numbers, texts in _chunks(iter_lines(input_path, encoding), input_path):
             try:
-                probabilities = predictor.predict_proba(texts, batch_size=batch_size)
+                probabilities = predictor.predict_proba(texts, batch_size=batch_size, precision=precision)
             except EmptyTextError as exc:  # a line of only symbols the tokenizer drops
                 raise InputError("no tokens in this line", input_path, numbers[exc.index]) from None
             for row in probabilities:
@@ -162,6 +167,7 @@ def _quiet_progress_unless_terminal() -> None:
 )
 @click.option("--encoding", default="utf-8", show_default=True, help="Encoding of the input file.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
+@precision_option
 def classify(
     model_dir: Path,
     input_path: Path,
@@ -170,12 +176,13 @@ def classify(
     batch_size: int,
     encoding: str,
     device: str,
+    precision: str,
 ) -> None:
     """Label every line of a text file with a trained classifier."""
     import time
 
     started = time.perf_counter()
-    count = classify_file(model_dir, input_path, output_path, probs, batch_size, encoding, device)
+    count = classify_file(model_dir, input_path, output_path, probs, batch_size, encoding, device, precision)
     seconds = time.perf_counter() - started
     click.echo(f"{count:,} lines classified in {seconds:.2f} s; labels in {output_path}", err=True)
 

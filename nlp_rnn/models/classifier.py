@@ -150,26 +150,33 @@ class RNNClassifier(nn.Module):
             return self.embedding.num_embeddings - self.embedding.trainable_rows
         return 0
 
-    def encode(self, ids: Tensor, lengths: Tensor) -> Tensor:
+    def encode(self, ids: Tensor, lengths: Tensor, product_dtype: torch.dtype = torch.float32) -> Tensor:
         """The pooled text vectors, B x H*dirs.
 
         In eval mode a bidirectional LSTM starts from the first layer's input products computed
         once per distinct token id of the batch (:mod:`nlp_rnn.models.bilstm_inference`); the
-        result is the same as the ordinary encoder's.
+        result is the same as the ordinary encoder's. ``product_dtype=torch.bfloat16`` runs that
+        path's recurrent and upper layers' matrix products in bf16 (the other paths ignore it).
         """
         if not self.training and bilstm_inference.supports(self.encoder):
             unique, inverse = torch.unique(ids, return_inverse=True)  # U, B x T
             weight, bias = bilstm_inference.first_layer_weights(self.encoder)  # 8H x D, 8H
             per_token = torch.addmm(bias, self.embedding(unique), weight.t())  # U x 8H
-            sequence = bilstm_inference.encode_forms(self.encoder, per_token, inverse, lengths)  # B x T x 2H
+            sequence = bilstm_inference.encode_forms(
+                self.encoder, per_token, inverse, lengths, product_dtype
+            )  # B x T x 2H
             return self.pooling(sequence, lengths, _last_states(sequence, lengths))
         embedded = self.embedding_dropout(self.embedding(ids))  # B x T x D
         encoded = self.encoder(embedded, lengths)
         return self.pooling(encoded.sequence, lengths, encoded.last)  # B x H*dirs
 
+    def logits(self, ids: Tensor, lengths: Tensor, product_dtype: torch.dtype = torch.float32) -> Tensor:
+        """Class scores, B x C, for B x T token ids (``product_dtype``: see :meth:`encode`)."""
+        pooled = self.output_dropout(self.encode(ids, lengths, product_dtype))  # B x H*dirs
+        return self.output(pooled)  # B x C
+
     def forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
-        pooled = self.output_dropout(self.encode(batch["ids"], batch["lengths"]))  # B x H*dirs
-        logits = self.output(pooled)  # B x C
+        logits = self.logits(batch["ids"], batch["lengths"])  # B x C
         output = {"logits": logits}
         if "labels" in batch:
             output["loss"] = F.cross_entropy(logits, batch["labels"])

@@ -29,6 +29,7 @@ from nlp_rnn.data.batching import inference_batches
 from nlp_rnn.errors import InputError, NlpRnnError
 from nlp_rnn.evaluation.classification import ClassificationReport, classification_report
 from nlp_rnn.models.classifier import ClassifierConfig, RNNClassifier
+from nlp_rnn.models.low_precision import check_precision
 from nlp_rnn.tasks import (
     MODEL_CONFIG_FILE,
     WEIGHTS_FILE,
@@ -221,7 +222,7 @@ def evaluate_batches(model: nn.Module, batches: Iterable[Mapping[str, Tensor]]) 
 
 
 def evaluate_examples(
-    model: nn.Module,
+    model: RNNClassifier,
     examples: EncodedExamples,
     labels: Sequence[str],
     batch_size: int = 256,
@@ -240,13 +241,18 @@ def evaluate_examples(
 
 
 def predict_examples(
-    model: nn.Module,
+    model: RNNClassifier,
     examples: EncodedExamples,
     batch_size: int = 256,
     max_tokens: int | None = None,
     device: torch.device | str = "cpu",
+    precision: str = "fp32",
 ) -> np.ndarray:
-    """Probabilities (N x C, in the examples' order), computed in batches of one length where possible."""
+    """Probabilities (N x C, in the examples' order), computed in batches of one length where possible.
+
+    ``precision="bf16"`` multiplies the recurrence in bf16 (:meth:`RNNClassifier.encode`).
+    """
+    product_dtype = torch.bfloat16 if check_precision(precision) == "bf16" else torch.float32
     probabilities = np.zeros((len(examples), model.num_classes), dtype=np.float32)
     was_training = model.training
     model.eval()
@@ -254,8 +260,8 @@ def predict_examples(
         with torch.inference_mode():
             for indices in inference_batches(examples.lengths, batch_size, max_tokens):
                 batch = collate([(examples[i][0], -1) for i in indices])
-                batch = {key: value.to(device) for key, value in batch.items()}
-                logits = model(batch)["logits"].float()  # B x C
+                ids, lengths = batch["ids"].to(device), batch["lengths"].to(device)
+                logits = model.logits(ids, lengths, product_dtype).float()  # B x C
                 probabilities[indices] = logits.softmax(dim=-1).cpu().numpy()
     finally:
         model.train(was_training)
@@ -316,18 +322,22 @@ class ClassificationPredictor:
             token_lists, self.vocab, max_length=self.settings.max_length, truncate=self.settings.truncate
         )
 
-    def predict_proba(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
-        """Class probabilities, N x C (columns: :attr:`labels`)."""
+    def predict_proba(
+        self, texts: Sequence[str], batch_size: int = 256, precision: str = "fp32"
+    ) -> np.ndarray:
+        """Class probabilities, N x C (columns: :attr:`labels`). ``precision="bf16"`` multiplies
+        the recurrence in bf16 (fast on CPUs with AMX; :mod:`nlp_rnn.models.low_precision`)."""
         if isinstance(texts, str):
             raise TypeError("predict_proba takes a list of texts, not one string")
+        check_precision(precision)
         if not texts:
             return np.zeros((0, len(self.label_vocab)), dtype=np.float32)
-        probabilities = predict_examples(self.model, self.encode(texts), batch_size, device=self.device)
-        return probabilities
+        encoded = self.encode(texts)
+        return predict_examples(self.model, encoded, batch_size, device=self.device, precision=precision)
 
-    def predict(self, texts: Sequence[str], batch_size: int = 256) -> list[str]:
-        """One label per text."""
-        probabilities = self.predict_proba(texts, batch_size)
+    def predict(self, texts: Sequence[str], batch_size: int = 256, precision: str = "fp32") -> list[str]:
+        """One label per text (``precision``: see :meth:`predict_proba`)."""
+        probabilities = self.predict_proba(texts, batch_size, precision)
         itos = self.label_vocab.itos
         return [itos[index] for index in probabilities.argmax(axis=1)]
 
