@@ -83,3 +83,20 @@ def test_missing_columns_and_bad_settings_are_clear_errors(tmp_path: Path) -> No
     with pytest.raises(ConfigError, match="not found"):
         pipeline = load_pipeline(write_pipeline(tmp_path), [f"stages.train.vectors={tmp_path / 'none.txt'}"])
         run_pipeline(pipeline, tmp_path / "run2")
+
+
+def test_crf_tagger_trains_saves_and_tags_with_viterbi(tmp_path: Path) -> None:
+    overrides = ["stages.train.model.crf=true", "stages.train.trainer.max_epochs=3"]
+    result = run_pipeline(load_pipeline(write_pipeline(tmp_path), overrides), tmp_path / "run")
+    assert result.metrics["train.dev.upos_accuracy"] > 0.4
+    predictor = load_model(tmp_path / "run" / "model")
+    assert predictor.model.upos_crf is not None and predictor.model.xpos_crf is not None
+    sentences = [["I", "book", "a", "table", "."], ["the", "film", "is", "good"], ["Read", "it"]]
+    together = predictor.tag(sentences)
+    alone = [predictor.tag([s])[0] for s in sentences]
+    assert [s.upos for s in together] == [s.upos for s in alone]
+    assert [len(s.upos) for s in together] == [5, 4, 2]
+    low = predictor.tag(sentences, precision="bf16")
+    pairs = [(a, b) for x, y in zip(together, low, strict=True) for a, b in zip(x.upos, y.upos, strict=True)]
+    agree = sum(a == b for a, b in pairs)
+    assert agree >= 10

@@ -197,3 +197,41 @@ def test_projection_encoder_matches_the_encoder_when_gates_saturate() -> None:
     real = (torch.arange(9) < lengths[:, None]).unsqueeze(-1)
     assert torch.isfinite(got).all()
     assert torch.allclose(got * real, expected * real, atol=1e-5)
+
+
+def test_crf_tagger_loss_is_the_crf_likelihood_and_tags_are_its_viterbi_paths() -> None:
+    tagger = make_tagger(crf=True).eval()
+    batch = make_batch()
+    output = tagger(batch)
+    lengths = batch["lengths"]
+    expected = tagger.upos_crf.nll(output["upos_logits"], batch["upos"])
+    expected = expected + tagger.xpos_crf.nll(output["xpos_logits"], batch["xpos"])
+    assert torch.allclose(output["loss"], expected)
+    with torch.no_grad():
+        tagger.upos_crf.transitions.fill_(-50.0)
+        tagger.upos_crf.transitions[:, 2] = 50.0  # every tag after the first must be 2
+    tags = tagger.best_tags(tagger(batch), lengths)
+    assert tags["upos"].shape == (3, 5)
+    real = torch.arange(5) < lengths[:, None]
+    assert bool((tags["upos"][:, 1:][real[:, 1:]] == 2).all())
+    softmax = make_tagger().eval()
+    argmax = softmax.best_tags(softmax(batch), lengths)
+    assert torch.equal(argmax["upos"], softmax(batch)["upos_logits"].argmax(-1))
+
+
+def test_crf_tagger_learns_and_leaves_unknown_gold_tags_open() -> None:
+    tagger = make_tagger(crf=True)
+    batch = make_batch()
+    optimizer = torch.optim.Adam(tagger.parameters(), lr=0.05)
+    losses = []
+    for _ in range(30):
+        optimizer.zero_grad()
+        loss = tagger(batch)["loss"]
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+    assert losses[-1] < 0.5 * losses[0]
+    unknown = dict(batch)
+    unknown["upos"] = batch["upos"].masked_fill(batch["upos"] != IGNORE, 4)  # every gold tag unseen
+    unknown["xpos"] = unknown["upos"]
+    assert float(tagger(unknown)["loss"]) == pytest.approx(0.0, abs=1e-5)

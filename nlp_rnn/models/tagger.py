@@ -18,6 +18,9 @@ batch, not one per occurrence.
 The stacked bidirectional encoder (:class:`~nlp_rnn.models.encoder.RNNEncoder`) reads the word
 vectors; a linear layer per tag set (UPOS and, optionally, XPOS) reads its outputs. Training
 minimises the sum of the tag sets' mean cross-entropies over real words (multi-task learning).
+With ``crf: true`` each tag set's scores feed a linear-chain CRF instead
+(:mod:`nlp_rnn.models.crf`): the loss is its negative log-likelihood per word and tags are
+decoded with Viterbi.
 """
 
 from __future__ import annotations
@@ -31,9 +34,10 @@ from torch import Tensor, nn
 
 from nlp_rnn.config import Schema
 from nlp_rnn.models import bilstm_inference
+from nlp_rnn.models.crf import IGNORE, LinearChainCRF
 from nlp_rnn.models.encoder import RNNEncoder
 
-IGNORE = -100  # target at padding positions (and unseen gold tags in the loss)
+__all__ = ["IGNORE", "CharCNN", "RNNTagger", "TaggerConfig"]
 
 
 class TaggerConfig(Schema):
@@ -62,6 +66,9 @@ class TaggerConfig(Schema):
     output_dropout: float = pydantic.Field(0.33, ge=0, lt=1, description="dropout on the encoder outputs")
     length_mode: Literal["auto", "packed", "masked"] = pydantic.Field(
         "auto", description="how the encoder skips padding (see nlp_rnn.models.encoder)"
+    )
+    crf: bool = pydantic.Field(
+        False, description="a linear-chain CRF over each tag set's scores, decoded with Viterbi"
     )
 
     @pydantic.field_validator("char_widths")
@@ -111,7 +118,8 @@ class RNNTagger(nn.Module):
     (U x L) and ``form_index`` (B x T, into the rows of ``chars``), ``lengths`` (B) and, for
     training, the targets ``upos`` and ``xpos`` (B x T, ``-100`` at padding; an id >= the tag set's
     size marks a gold tag the model does not know, which counts as wrong but adds no loss). It
-    returns ``upos_logits`` (B x T x K) and ``xpos_logits`` and, with targets, ``loss``.
+    returns ``upos_logits`` (B x T x K) and ``xpos_logits`` and, with targets, ``loss``;
+    :meth:`best_tags` turns the logits into tags (argmax, or Viterbi with a CRF).
     """
 
     def __init__(
@@ -157,6 +165,8 @@ class RNNTagger(nn.Module):
         self.output_dropout = nn.Dropout(config.output_dropout)
         self.upos = nn.Linear(self.encoder.output_size, num_upos)
         self.xpos = nn.Linear(self.encoder.output_size, num_xpos) if num_xpos else None
+        self.upos_crf = LinearChainCRF(num_upos) if config.crf else None
+        self.xpos_crf = LinearChainCRF(num_xpos) if config.crf and num_xpos else None
 
     def word_vectors(self, batch: dict[str, Tensor]) -> Tensor:
         """The concatenated word representations, B x T x D."""
@@ -225,15 +235,28 @@ class RNNTagger(nn.Module):
             sequence = self.encoder(vectors, batch["lengths"]).sequence  # B x T x 2H
             output = self._heads(self.output_dropout(sequence))
         if "upos" in batch:
-            loss = _tag_loss(output["upos_logits"], batch["upos"])
+            loss = _tag_loss(output["upos_logits"], batch["upos"], self.upos_crf)
             if self.xpos is not None and "xpos" in batch:
-                loss = loss + _tag_loss(output["xpos_logits"], batch["xpos"])
+                loss = loss + _tag_loss(output["xpos_logits"], batch["xpos"], self.xpos_crf)
             output["loss"] = loss
         return output
 
+    def best_tags(self, output: dict[str, Tensor], lengths: Tensor) -> dict[str, Tensor]:
+        """``upos`` (and ``xpos``): B x T tag ids from :meth:`forward`'s or :meth:`tag_logits`'
+        output, each word's best tag or, with a CRF, the best sequence's."""
+        tags = {}
+        for name, crf in (("upos", self.upos_crf), ("xpos", self.xpos_crf)):
+            logits = output.get(f"{name}_logits")  # B x T x K
+            if logits is not None:
+                tags[name] = crf.decode(logits, lengths) if crf is not None else logits.argmax(-1)
+        return tags
 
-def _tag_loss(logits: Tensor, targets: Tensor) -> Tensor:
-    """Mean cross-entropy over real words whose gold tag the model knows (B x T x K, B x T)."""
+
+def _tag_loss(logits: Tensor, targets: Tensor, crf: LinearChainCRF | None) -> Tensor:
+    """Mean cross-entropy over real words whose gold tag the model knows (B x T x K, B x T), or
+    the CRF's negative log-likelihood per word."""
+    if crf is not None:
+        return crf.nll(logits, targets)
     known = targets.masked_fill(targets >= logits.size(-1), IGNORE)
     if bool((known == IGNORE).all()):
         return logits.sum() * 0.0  # nothing to learn from; keeps the graph for DDP

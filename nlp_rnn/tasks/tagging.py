@@ -255,10 +255,9 @@ def evaluate_batches(model: nn.Module, batches: Iterable[Mapping[str, Tensor]]) 
         real = batch["upos"] != IGNORE  # B x T
         count = int(real.sum())
         words += count
-        for name in ("upos", "xpos"):
-            logits = output.get(f"{name}_logits")
-            if logits is not None and name in batch:
-                correct[name] += int(((logits.argmax(-1) == batch[name]) & real).sum())
+        for name, predicted in model.best_tags(output, batch["lengths"]).items():
+            if name in batch:
+                correct[name] += int(((predicted == batch[name]) & real).sum())
         loss_sum += float(output["loss"]) * count
     metrics = {"upos_accuracy": correct["upos"] / max(words, 1), "loss": loss_sum / max(words, 1)}
     if getattr(model, "xpos", None) is not None:
@@ -305,9 +304,10 @@ def predict_ids(
                     lengths, output = batch["lengths"].cpu(), model(batch)
                 real = torch.arange(int(lengths.max())) < lengths[:, None]  # B x T
                 positions = np.concatenate([np.arange(offsets[i], offsets[i + 1]) for i in indices])
-                upos[positions] = output["upos_logits"].argmax(-1).cpu()[real].numpy()
+                tags = model.best_tags(output, lengths.to(device))
+                upos[positions] = tags["upos"].cpu()[real].numpy()
                 if xpos is not None:
-                    xpos[positions] = output["xpos_logits"].argmax(-1).cpu()[real].numpy()
+                    xpos[positions] = tags["xpos"].cpu()[real].numpy()
     finally:
         model.train(was_training)
     return upos, xpos
