@@ -17,6 +17,7 @@ from safetensors.torch import load_file
 from training_helpers import TinyClassifier, accuracy, collate, lengths_of, make_examples, state_dicts_equal
 
 from nlp_rnn.errors import NlpRnnError
+from nlp_rnn.models.low_precision import fast_bf16_available
 from nlp_rnn.training.checkpoint import load_training_state, load_weights, read_json
 from nlp_rnn.training.config import TrainerConfig
 from nlp_rnn.training.logging_utils import read_jsonl
@@ -341,6 +342,7 @@ def test_ctrl_c_saves_last_and_exits_130(tmp_path: Path) -> None:
     load_weights(TinyClassifier(), tmp_path / "last")
 
 
+@pytest.mark.skipif(not fast_bf16_available("cpu"), reason="needs a CPU with AMX or AVX512-BF16")
 def test_cpu_bf16_autocast_learns_repeats_and_keeps_fp32_weights(tmp_path: Path) -> None:
     settings = {"device": "cpu", "cpu_amp": True, "lr": 0.02, "batch_size": 8, "max_epochs": 6}
     first, first_model = fit(tmp_path / "a", **settings)
@@ -350,6 +352,18 @@ def test_cpu_bf16_autocast_learns_repeats_and_keeps_fp32_weights(tmp_path: Path)
     assert state_dicts_equal(first_model.state_dict(), second_model.state_dict())
     _, plain_model = fit(tmp_path / "c", **{**settings, "cpu_amp": False})
     assert not state_dicts_equal(first_model.state_dict(), plain_model.state_dict())  # bf16 ran
+
+
+def test_cpu_amp_without_native_bf16_trains_in_fp32_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr("nlp_rnn.training.trainer.fast_bf16_available", lambda device: False)
+    settings = {"device": "cpu", "lr": 0.02, "batch_size": 8, "max_epochs": 2}
+    with caplog.at_level("WARNING", logger="nlp_rnn.training.trainer"):
+        _, amp_model = fit(tmp_path / "a", cpu_amp=True, **settings)
+    assert "no native bf16" in caplog.text
+    _, plain_model = fit(tmp_path / "b", cpu_amp=False, **settings)
+    assert state_dicts_equal(amp_model.state_dict(), plain_model.state_dict())
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")

@@ -69,7 +69,7 @@ class TrainerConfig(Schema):
     # Hardware and reproducibility.
     device: Literal["auto", "cpu", "cuda"] = "auto"
     amp: bool = True  # bf16 autocast; only on CUDA
-    cpu_amp: bool = False  # bf16 autocast on the CPU too: fast with AMX, emulated (slow) without
+    cpu_amp: bool = False  # bf16 autocast on the CPU; only where it has AMX or AVX512-BF16 (else fp32)
     seed: int = 0
     deterministic: bool = False
 

@@ -49,6 +49,7 @@ from torch.utils.data import DataLoader
 
 from nlp_rnn.data.batching import LengthBucketSampler, bucket_batches
 from nlp_rnn.errors import NlpRnnError
+from nlp_rnn.models.low_precision import fast_bf16_available
 from nlp_rnn.training import distributed
 from nlp_rnn.training.averaging import WeightAverage
 from nlp_rnn.training.checkpoint import (
@@ -397,6 +398,11 @@ class _Run:
         self.callbacks = list(callbacks)
         self.add_files = add_files
         self.interrupt = interrupt
+        self.cpu_amp = config.cpu_amp and device.type == "cpu" and fast_bf16_available("cpu")
+        if config.cpu_amp and device.type == "cpu" and not self.cpu_amp:
+            # Without AMX or AVX512-BF16, oneDNN has no bf16 LSTM (it fails) and bf16 products are
+            # emulated (slower than fp32): the setting would cost time and gain nothing.
+            log.warning("cpu_amp: this CPU has no native bf16 (AMX or AVX512-BF16); training in fp32")
         self._check_dev_settings()
         self.sampler = LengthBucketSampler(
             lengths,
@@ -755,7 +761,7 @@ class _Run:
         # bf16 has fp32's exponent range, so no GradScaler is needed.
         if self.config.amp and self.device.type == "cuda":
             return torch.autocast("cuda", dtype=torch.bfloat16)
-        if self.config.cpu_amp and self.device.type == "cpu":
+        if self.cpu_amp:
             return torch.autocast("cpu", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
