@@ -6,6 +6,7 @@ import itertools
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from nlp_rnn.models.crf import IGNORE, LinearChainCRF
 
@@ -111,3 +112,43 @@ def test_bf16_emissions_are_scored_in_fp32() -> None:
 def test_no_tags_is_refused() -> None:
     with pytest.raises(ValueError, match="at least one tag"):
         LinearChainCRF(0)
+
+
+def reference_log_partition(crf: LinearChainCRF, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The forward algorithm as a log-sum-exp over B x K x K (the textbook form)."""
+    alpha = crf.start + emissions[:, 0]
+    for t in range(1, emissions.size(1)):
+        step = torch.logsumexp(alpha.unsqueeze(2) + crf.transitions, dim=1) + emissions[:, t]
+        alpha = torch.where(mask[:, t, None], step, alpha)
+    return torch.logsumexp(alpha + crf.end, dim=1)
+
+
+@pytest.mark.parametrize("scale", [1.0, 30.0, 100.0])
+def test_exp_space_forward_matches_log_sum_exp_and_stays_finite_at_large_scores(scale: float) -> None:
+    crf = random_crf(6, seed=7)
+    with torch.no_grad():
+        crf.transitions.mul_(scale)
+    emissions, lengths = padded_batch([7, 5, 1, 6], 6, seed=8)
+    emissions = (emissions * scale).requires_grad_()
+    mask = torch.arange(7) < lengths[:, None]
+    ours = crf.log_partition(emissions, mask)
+    expected = reference_log_partition(crf, emissions, mask)
+    assert torch.allclose(ours, expected, rtol=1e-5, atol=1e-4 * scale)
+    ours.sum().backward()
+    assert torch.isfinite(emissions.grad).all() and torch.isfinite(crf.transitions.grad).all()
+
+
+def test_gathered_gold_scores_equal_the_restricted_forward_algorithm() -> None:
+    crf = random_crf(5, seed=9)
+    lengths = [6, 3, 1]
+    emissions, lengths_tensor = padded_batch(lengths, 5, seed=10)
+    mask = torch.arange(6) < lengths_tensor[:, None]
+    targets = torch.randint(0, 5, (3, 6)).masked_fill(~mask, IGNORE)
+    gold = F.one_hot(targets.clamp(min=0), 5).bool() | ~mask.unsqueeze(-1)
+    restricted = crf.log_partition(emissions.masked_fill(~gold, float("-inf")), mask)
+    assert torch.allclose(crf.gold_score(emissions, targets, mask), restricted, atol=1e-5)
+    for row, length in enumerate(lengths):
+        path = tuple(targets[row, :length].tolist())
+        assert float(crf.gold_score(emissions, targets, mask)[row]) == pytest.approx(
+            float(sequence_score(crf, emissions[row, :length], path)), abs=1e-5
+        )

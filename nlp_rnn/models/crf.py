@@ -5,9 +5,11 @@ the words' scores (``emissions``, from the encoder) and of a learned score for e
 neighbouring tags (``transitions``) and for the first and last tag, and decodes the best
 sequence with the Viterbi algorithm (Huang et al. 2015, Lample et al. 2016).
 
-Both algorithms are batched over sentences: one tensor step per position, each a B x K x K
-operation, never a loop over sentences or tags. Padding (positions past a sentence's length)
-carries the state through unchanged. Everything runs in fp32 whatever the emissions' dtype.
+Both algorithms are batched over sentences: one tensor step per position (the forward
+algorithm's a B x K by K x K matrix product in exp space, Viterbi's a max over B x K x K), never a
+loop over sentences or tags; the gold sequences' scores are gathered, not searched. Padding
+(positions past a sentence's length) carries the state through unchanged. Scores are fp32 whatever
+the emissions' dtype (the forward algorithm's exponentials float64).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 IGNORE = -100  # target at padding positions (as the taggers' cross-entropy)
+_TINY = torch.finfo(torch.float64).tiny  # floor of an exp-space sum, so its log stays finite
 
 
 class LinearChainCRF(nn.Module):
@@ -33,13 +36,38 @@ class LinearChainCRF(nn.Module):
 
     def log_partition(self, emissions: Tensor, mask: Tensor) -> Tensor:
         """log of the summed exp-scores of every tag sequence, B (emissions B x T x K; mask B x T,
-        True at real words, a prefix of each row; ``-inf`` emissions rule a tag out there)."""
+        True at real words, a prefix of each row; ``-inf`` emissions rule a tag out there).
+
+        Each step is a B x K by K x K matrix product in exp space, far cheaper, forward and
+        backward, than a log-sum-exp over a B x K x K tensor. The exponentials are shifted by each
+        row's largest score and the largest transition (nothing overflows) and taken in float64,
+        so a term underflows only when it lies over 700 below the step's largest one: exact for
+        any tagger's scores (a log-sum-exp in fp32 drops terms 100 below)."""
         emissions = emissions.float()
+        top = self.transitions.max().detach()
+        exp_transitions = (self.transitions - top).double().exp()  # K x K, at most 1
         alpha = self.start + emissions[:, 0]  # B x K
         for t in range(1, emissions.size(1)):
-            step = torch.logsumexp(alpha.unsqueeze(2) + self.transitions, dim=1) + emissions[:, t]  # B x K
+            # Any shift gives the same value; the row maximum (constant for the gradient) keeps the
+            # largest term at 1. A row of -inf (not reachable) is shifted by 0 instead.
+            shift = alpha.detach().amax(dim=1, keepdim=True)  # B x 1
+            shift = torch.where(torch.isfinite(shift), shift, torch.zeros_like(shift))
+            summed = ((alpha - shift).double().exp() @ exp_transitions).clamp_min(_TINY)  # B x K
+            step = summed.log().float() + shift + top + emissions[:, t]
             alpha = torch.where(mask[:, t, None], step, alpha)
         return torch.logsumexp(alpha + self.end, dim=1)  # B
+
+    def gold_score(self, emissions: Tensor, targets: Tensor, mask: Tensor) -> Tensor:
+        """The score of each sentence's gold sequence, B (targets B x T, known tags at the real
+        positions of ``mask``; a sentence without words scores 0)."""
+        emissions = emissions.float()
+        tags = targets.masked_fill(~mask, 0)  # B x T
+        words = emissions.gather(2, tags.unsqueeze(2)).squeeze(2)  # B x T
+        pairs = self.transitions[tags[:, :-1], tags[:, 1:]]  # B x (T - 1)
+        lengths = mask.sum(dim=1)  # B
+        last = tags.gather(1, (lengths - 1).clamp(min=0).unsqueeze(1)).squeeze(1)  # B
+        score = (words * mask).sum(1) + (pairs * mask[:, 1:]).sum(1) + self.start[tags[:, 0]] + self.end[last]
+        return score * (lengths > 0)
 
     def nll(self, emissions: Tensor, targets: Tensor) -> Tensor:
         """Negative log-likelihood of the gold sequences per real word (a scalar).
@@ -50,11 +78,14 @@ class LinearChainCRF(nn.Module):
         """
         mask = targets != IGNORE  # B x T
         known = mask & (targets < self.num_tags)
-        gold = F.one_hot(targets.clamp(0, self.num_tags - 1), self.num_tags).bool()  # B x T x K
-        allowed = gold | ~known.unsqueeze(-1)
-        constrained = emissions.float().masked_fill(~allowed, float("-inf"))
-        per_sentence = self.log_partition(emissions, mask) - self.log_partition(constrained, mask)  # B
-        return per_sentence.sum() / mask.sum().clamp(min=1)
+        log_z = self.log_partition(emissions, mask)  # B
+        if bool((known == mask).all()):
+            gold = self.gold_score(emissions, targets, mask)  # B
+        else:  # sum over the open words' tags: the forward algorithm restricted to the gold tags
+            gold_tags = F.one_hot(targets.clamp(0, self.num_tags - 1), self.num_tags).bool()  # B x T x K
+            allowed = gold_tags | ~known.unsqueeze(-1)
+            gold = self.log_partition(emissions.float().masked_fill(~allowed, float("-inf")), mask)
+        return (log_z - gold).sum() / mask.sum().clamp(min=1)
 
     def decode(self, emissions: Tensor, lengths: Tensor) -> Tensor:
         """The best tag sequence of each sentence (Viterbi), B x T ids; positions past a
