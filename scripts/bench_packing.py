@@ -11,7 +11,8 @@ corpora are found, else from a log-normal fitted to them; ``random`` batches dra
 independently (a shuffled loader), ``bucketed`` batches are neighbours in length order among 20
 batches' worth of sentences (a length-bucketing sampler; ``--bucket-pool`` sets how many, and
 fewer batches per pool leave more padding). The loss covers ``sequence`` and
-``last`` (classifier, tagger); ``--with-states`` also backpropagates through the final states (a
+``last`` (classifier, tagger), and the encoder skips the final states as those models ask it to
+(``final_states=False``); ``--with-states`` computes them and backpropagates through them too (a
 seq2seq encoder). The results set ``AUTO_MASKED_MIN_FILL`` in ``nlp_rnn/models/encoder.py``.
 On a shared, busy machine set ``OMP_WAIT_POLICY=PASSIVE``: spinning OpenMP threads that lose
 their core inflate timings tenfold and drown the difference between the modes.
@@ -72,14 +73,21 @@ def draw_lengths(
     return drawn.sort().values[start : start + batch_size]
 
 
-def train_step(encoder: RNNEncoder, inputs: torch.Tensor, lengths: torch.Tensor, with_states: bool) -> float:
-    """Seconds for one forward + backward pass."""
+def train_step(
+    encoder: RNNEncoder,
+    inputs: torch.Tensor,
+    lengths: torch.Tensor,
+    with_states: bool,
+    final_states: bool | None = None,
+) -> float:
+    """Seconds for one forward + backward pass; the encoder computes final states when they are
+    trained (``with_states``) or when ``final_states`` says so."""
     device = inputs.device
     encoder.zero_grad(set_to_none=True)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     start = time.perf_counter()
-    out = encoder(inputs, lengths)
+    out = encoder(inputs, lengths, final_states=with_states if final_states is None else final_states)
     loss = out.sequence.mean() + out.last.mean()
     if with_states:
         loss = loss + sum(s.mean() for s in (out.states if isinstance(out.states, tuple) else (out.states,)))

@@ -272,6 +272,27 @@ def test_packed_and_masked_agree_with_gradients(cell: str, bidirectional: bool, 
         torch.testing.assert_close(masked, packed, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("length_mode", ["packed", "masked"])
+@pytest.mark.parametrize("depth", DEPTHS, ids=DEPTH_IDS)
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_without_final_states_sequence_last_and_gradients_are_unchanged(
+    cell: str, depth, length_mode: str
+) -> None:
+    encoder = make_encoder(cell, "tanh", depth, True, length_mode=length_mode)
+    inputs = torch.randn(BATCH, STEPS, FEATURES)
+    initial_state = random_states(encoder, BATCH)
+    results = {}
+    for final_states in (True, False):
+        encoder.zero_grad()
+        x = inputs.clone().requires_grad_()
+        out = encoder(x, LENGTHS, initial_state, final_states=final_states)
+        assert (out.states is None) == (not final_states)
+        ((out.sequence**2).sum() + out.last.sum()).backward()
+        results[final_states] = [out.sequence, out.last, x.grad] + [p.grad for p in encoder.parameters()]
+    for full, lean in zip(results[True], results[False], strict=True):
+        torch.testing.assert_close(lean, full, atol=1e-6, rtol=1e-6)
+
+
 # --- lengths, masks, states, dropout, gradients ----------------------------------------------------
 
 

@@ -167,7 +167,7 @@ class RNNClassifier(nn.Module):
             )  # B x T x 2H
             return self.pooling(sequence, lengths, _last_states(sequence, lengths))
         embedded = self.embedding_dropout(self.embedding(ids))  # B x T x D
-        encoded = self.encoder(embedded, lengths)
+        encoded = self.encoder(embedded, lengths, final_states=False)
         return self.pooling(encoded.sequence, lengths, encoded.last)  # B x H*dirs
 
     def logits(self, ids: Tensor, lengths: Tensor, product_dtype: torch.dtype = torch.float32) -> Tensor:

@@ -103,7 +103,7 @@ class EncoderOutput(NamedTuple):
 
     sequence: Tensor  # B x T x H*dirs, zeros at padding
     last: Tensor  # B x H*dirs: final layer's forward state at the last token, backward at the first
-    states: State | list[State]
+    states: State | list[State] | None  # None when forward was called with final_states=False
 
 
 class CellWeights(NamedTuple):
@@ -320,6 +320,7 @@ class RNNEncoder(nn.Module):
         initial_state: State | Sequence[State] | None = None,
         *,
         mask: Tensor | None = None,
+        final_states: bool = True,
     ) -> EncoderOutput:
         """Encode a right-padded batch.
 
@@ -328,6 +329,9 @@ class RNNEncoder(nn.Module):
             lengths: B real lengths (1..T); None means every row is T long.
             initial_state: same structure as ``EncoderOutput.states``; None means zeros.
             mask: B x T, true at real tokens, instead of ``lengths`` (e.g. ``ids != 0``).
+            final_states: False when only ``sequence`` and ``last`` are wanted (a tagger, a
+                pooling classifier): ``states`` is then None, and a masked LSTM batch skips
+                recomputing each row's cell state at its end (:func:`_cell_state_at_lengths`).
         """
         if inputs.dim() != 3 or not inputs.is_floating_point():
             raise ValueError(
@@ -349,10 +353,11 @@ class RNNEncoder(nn.Module):
             packed, hs, cs = self._run_modules(packed, hs, cs)
             sequence, _ = pad_packed_sequence(packed, batch_first=True, total_length=steps)
         else:
-            sequence, hs, cs = self._run_masked(inputs, lengths.to(inputs.device), hs, cs)
+            sequence, hs, cs = self._run_masked(inputs, lengths.to(inputs.device), hs, cs, final_states)
 
         last = hs[-1].transpose(0, 1).reshape(batch, self.output_size)  # B x H*dirs
-        return EncoderOutput(self.output_dropout(sequence), self.output_dropout(last), self._states(hs, cs))
+        states = self._states(hs, cs) if final_states else None
+        return EncoderOutput(self.output_dropout(sequence), self.output_dropout(last), states)
 
     def _check_lengths(self, inputs: Tensor, lengths: Tensor | None, mask: Tensor | None) -> Tensor | None:
         """Lengths on the CPU (as packing wants them), or None when no row is padded."""
@@ -434,9 +439,10 @@ class RNNEncoder(nn.Module):
         return x, hs, cs
 
     def _run_masked(
-        self, x: Tensor, lengths: Tensor, hs: list[Tensor], cs: list[Tensor] | None
+        self, x: Tensor, lengths: Tensor, hs: list[Tensor], cs: list[Tensor] | None, cell_states: bool
     ) -> tuple[Tensor, list[Tensor], list[Tensor] | None]:
-        """The padded batch through each layer and direction; states gathered at the true ends."""
+        """The padded batch through each layer and direction; states gathered at the true ends
+        (an LSTM's cell states only with ``cell_states``; else ``cs`` comes back as it went in)."""
         batch, steps, _ = x.shape
         time = torch.arange(steps, device=x.device)  # T
         real = time < lengths.unsqueeze(1)  # B x T
@@ -456,12 +462,12 @@ class RNNEncoder(nn.Module):
                 c0 = cs[layer][direction : direction + 1] if cs is not None else None
                 out = self._fused_layer(x_dir, h0, c0, w)  # B x T x H
                 h_n.append(out[ends])  # B x H, after the last real step of x_dir
-                if c0 is not None:
+                if c0 is not None and cell_states:
                     c_n.append(_cell_state_at_lengths(x_dir, out, h0[0], c0[0], w, lengths))
                 outputs.append(_gather_steps(out, reverse_index) if reverse else out)
             x = torch.cat(outputs, dim=-1)  # B x T x H*dirs
             hs[layer] = torch.stack(h_n)  # dirs x B x H
-            if cs is not None:
+            if cs is not None and cell_states:
                 cs[layer] = torch.stack(c_n)
         return x * real.unsqueeze(-1), hs, cs
 

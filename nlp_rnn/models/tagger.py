@@ -232,7 +232,7 @@ class RNNTagger(nn.Module):
             output = self.tag_logits(self.form_projections(batch), batch["form_index"], batch["lengths"])
         else:
             vectors = self.embedding_dropout(self.word_vectors(batch))  # B x T x D
-            sequence = self.encoder(vectors, batch["lengths"]).sequence  # B x T x 2H
+            sequence = self.encoder(vectors, batch["lengths"], final_states=False).sequence  # B x T x 2H
             output = self._heads(self.output_dropout(sequence))
         if "upos" in batch:
             loss = _tag_loss(output["upos_logits"], batch["upos"], self.upos_crf)
