@@ -138,6 +138,7 @@ def test_exp_space_forward_matches_log_sum_exp_and_stays_finite_at_large_scores(
     assert torch.isfinite(emissions.grad).all() and torch.isfinite(crf.transitions.grad).all()
 
 
+@torch.no_grad()
 def test_gathered_gold_scores_equal_the_restricted_forward_algorithm() -> None:
     crf = random_crf(5, seed=9)
     lengths = [6, 3, 1]
