@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from nlp_rnn.errors import NlpRnnError
+from nlp_rnn.models import low_precision
 from nlp_rnn.models.low_precision import (
     Bf16Linear,
     Bf16RNN,
@@ -89,3 +90,18 @@ def test_precision_names_are_checked() -> None:
     with pytest.raises(NlpRnnError, match="precision must be one of fp32, bf16"):
         check_precision("fp16")
     assert isinstance(fast_bf16_available("cpu"), bool)
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_bf16_without_native_support_warns_once(
+    native: bool, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(low_precision, "fast_bf16_available", lambda device: native)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    low_precision._warn_emulated_bf16.cache_clear()
+    with caplog.at_level("WARNING", logger="nlp_rnn.models.low_precision"):
+        check_precision("bf16")
+        check_precision("bf16")
+        check_precision("fp32")
+    assert caplog.text.count("emulated") == (0 if native else 1)
+    low_precision._warn_emulated_bf16.cache_clear()

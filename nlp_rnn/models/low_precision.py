@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import logging
 from pathlib import Path
 from typing import Literal, get_args
 
@@ -26,6 +27,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from nlp_rnn.errors import NlpRnnError
+
+log = logging.getLogger(__name__)
 
 Precision = Literal["fp32", "bf16"]
 PRECISIONS: tuple[str, ...] = get_args(Precision)
@@ -147,10 +150,21 @@ def bf16_inference_copy(model: nn.Module, recurrent: tuple[str, ...] = ()) -> nn
 
 
 def check_precision(precision: str) -> Precision:
-    """``precision`` itself when it is one this toolkit runs, else a clear error."""
+    """``precision`` itself when it is one this toolkit runs, else a clear error. bf16 on a machine
+    with neither a CUDA GPU nor a CPU with native bf16 logs a warning once: it runs, but slower."""
     if precision not in PRECISIONS:
         raise NlpRnnError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision == "bf16" and not torch.cuda.is_available() and not fast_bf16_available("cpu"):
+        _warn_emulated_bf16()
     return precision  # type: ignore[return-value]
+
+
+@functools.cache
+def _warn_emulated_bf16() -> None:
+    log.warning(
+        "precision bf16: this CPU has no native bf16 (AMX or AVX512-BF16), so bf16 products are"
+        " emulated and slower than fp32"
+    )
 
 
 @functools.cache
