@@ -139,8 +139,9 @@ def random_encoder(sizes: list[int]) -> tuple[RNNEncoder, torch.Tensor, torch.Te
     return encoder, inputs, lengths, projections
 
 
-def test_projection_encoder_matches_the_encoder_on_random_inputs() -> None:
-    encoder, inputs, lengths, projections = random_encoder([6, 5])
+@pytest.mark.parametrize("sizes", [[6], [6, 5], [6, 5, 7]], ids=["1layer", "2layers", "3layers"])
+def test_projection_encoder_matches_the_encoder_on_random_inputs(sizes: list[int]) -> None:
+    encoder, inputs, lengths, projections = random_encoder(sizes)
     with torch.no_grad():
         expected = encoder(inputs, lengths).sequence
         got = bilstm_inference.encode_forms(

@@ -69,13 +69,35 @@ def _outputs(out: Tensor, reverse: Tensor, lengths: Tensor) -> Tensor:
     return torch.cat([forward_out, backward_out], dim=-1) * real
 
 
-def _layer_from_projections(projections: Tensor, lengths: Tensor, reverse: Tensor, w_hh: Tensor) -> Tensor:
-    """One bidirectional layer: B x T x 2 x 4H projections -> B x T x 2H outputs (zero at padding)."""
-    backward = projections[:, :, 1].gather(1, reverse.unsqueeze(-1).expand(-1, -1, projections.size(-1)))
-    stacked = torch.stack([projections[:, :, 0], backward]).permute(2, 0, 1, 3)  # T x 2 x B x 4H
-    stacked = stacked.contiguous()
-    out = _recurrence(stacked.__getitem__, stacked.size(0), stacked.size(2), w_hh)
-    return _outputs(out, reverse, lengths)
+def _upper_layer(
+    below: Tensor, reverse_t: Tensor, weight: Tensor, bias: Tensor, w_hh: Tensor, product_dtype: torch.dtype
+) -> Tensor:
+    """One upper bidirectional layer, step-major throughout: the layer below's T x 2 x B x H'
+    recurrence outputs (its second direction in reversed order) -> this layer's T x 2 x B x H.
+
+    Each direction reads, at its step t, both directions' outputs for the word it is at: the
+    forward direction the backward outputs re-reversed, the backward direction the forward
+    outputs reversed (``reverse_t``: T x B, each row's time reversal within its length; padding
+    steps read padding, which no real step depends on). One batched product over both
+    directions gives the 2 x T x B x 4H input products the recurrence reads step by step.
+    """
+    steps, _, batch, below_hidden = below.shape
+    index = reverse_t.view(steps, 1, batch, 1).expand(-1, 2, -1, below_hidden)  # T x 2 x B x H'
+    reversed_below = below.gather(0, index)  # both directions, each in the other's order
+    inputs = torch.stack(
+        [
+            torch.cat([below[:, 0], reversed_below[:, 1]], dim=-1),  # forward direction's, T x B x 2H'
+            torch.cat([reversed_below[:, 0], below[:, 1]], dim=-1),  # backward direction's
+        ]
+    ).view(2, steps * batch, 2 * below_hidden)
+    weights = weight.view(2, -1, 2 * below_hidden).transpose(1, 2)  # 2 x 2H' x 4H
+    if product_dtype == torch.float32:
+        projections = torch.baddbmm(bias.view(2, 1, -1), inputs, weights)  # 2 x TB x 4H
+    else:
+        projections = torch.bmm(inputs.to(product_dtype), weights.to(product_dtype)).float()
+        projections = projections.add_(bias.view(2, 1, -1))
+    projections = projections.view(2, steps, batch, -1)
+    return _recurrence(lambda t: projections[:, t], steps, batch, w_hh)
 
 
 def _first_layer_from_forms(per_form: Tensor, form_index: Tensor, reverse: Tensor, w_hh: Tensor) -> Tensor:
@@ -147,19 +169,13 @@ def encode_forms(
     """
     if not supports(encoder):
         raise ValueError("encode_forms runs bidirectional LSTMs only")
-    batch, steps = form_index.shape
+    _, steps = form_index.shape
     lengths = lengths.to(per_form.device)
     reverse = reverse_within_lengths(lengths, steps)  # B x T
     _, _, w_hh = _direction_weights(encoder, 0)
-    w_hh = w_hh.to(product_dtype)
-    sequence = _outputs(_first_layer_from_forms(per_form, form_index, reverse, w_hh), reverse, lengths)
+    out = _first_layer_from_forms(per_form, form_index, reverse, w_hh.to(product_dtype))  # T x 2 x B x H
+    reverse_t = reverse.t()  # T x B
     for layer in range(1, encoder.num_layers):
         weight, bias, w_hh = _direction_weights(encoder, layer)  # 8H x 2H', 8H, 2 x 4H x H
-        inputs = sequence.flatten(0, 1)  # BT x 2H'
-        if product_dtype == torch.float32:
-            projections = torch.addmm(bias, inputs, weight.t())  # BT x 8H
-        else:
-            projections = torch.mm(inputs.to(product_dtype), weight.t().to(product_dtype)).float().add_(bias)
-        projections = projections.view(batch, steps, 2, -1)
-        sequence = _layer_from_projections(projections, lengths, reverse, w_hh.to(product_dtype))
-    return sequence
+        out = _upper_layer(out, reverse_t, weight, bias, w_hh.to(product_dtype), product_dtype)
+    return _outputs(out, reverse, lengths)
