@@ -15,10 +15,8 @@ which this machine has.
 
 from __future__ import annotations
 
-import argparse
-
 import torch
-from bench_int8_gemm import median_seconds  # scripts/ is on the path when a script runs
+from bench_int8_gemm import median_seconds, micro_benchmark_args  # scripts/ is on the path
 from torch import nn
 
 from nlp_rnn.models.low_precision import Bf16Linear, fast_bf16_available
@@ -34,14 +32,7 @@ SHAPES = [
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--repeats", type=int, default=21)
-    parser.add_argument("--threads", type=int, default=None)
-    args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = micro_benchmark_args(__doc__, argv)
     torch.manual_seed(0)
     print(
         f"{torch.get_num_threads()} threads, torch {torch.__version__}, "

@@ -13,11 +13,9 @@ one process, with the largest difference of the two losses. Medians of ``--repea
 
 from __future__ import annotations
 
-import argparse
-
 import torch
 import torch.nn.functional as F
-from bench_int8_gemm import median_seconds  # scripts/ is on the path when a script runs
+from bench_int8_gemm import median_seconds, micro_benchmark_args  # scripts/ is on the path
 
 from nlp_rnn.models.crf import IGNORE, LinearChainCRF
 
@@ -42,14 +40,7 @@ def textbook_nll(crf: LinearChainCRF, emissions: torch.Tensor, targets: torch.Te
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--repeats", type=int, default=21)
-    parser.add_argument("--threads", type=int, default=None)
-    args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = micro_benchmark_args(__doc__, argv)
     print(f"{torch.get_num_threads()} threads, torch {torch.__version__}")
     generator = torch.Generator().manual_seed(0)
     results = []

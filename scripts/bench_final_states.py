@@ -33,13 +33,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--input-size", type=int, default=500)
     parser.add_argument("--hidden", type=int, default=200)
     parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--min-len", type=int, default=1)
+    parser.add_argument("--max-len", type=int, default=120)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--corpora", default=DEFAULT_CORPORA)
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     generator = torch.Generator().manual_seed(0)
-    args.min_len, args.max_len = 1, 120
     pool, source = length_pool(args, generator)
     encoder = RNNEncoder(
         args.input_size, args.hidden, "lstm", num_layers=args.layers, bidirectional=True, length_mode="masked"
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> dict:
         inputs = torch.randn(args.batch_size, int(lengths.max()), args.input_size, generator=generator)
         order = (True, False) if index % 2 else (False, True)
         for final_states in order:
-            seconds = train_step(encoder, inputs, lengths, with_states=False, final_states=final_states)
+            seconds = train_step(encoder, inputs, lengths, with_states=False, keep_states=final_states)
             if index >= 2:
                 times[final_states].append(seconds)
     with_ms, without_ms = (statistics.median(times[flag]) * 1e3 for flag in (True, False))

@@ -39,9 +39,9 @@ from nlp_rnn.data.conllu import iter_sentences
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_classifier  # noqa: E402  (the sibling script's data loading and model)
+from compare_spacy_pos import EWT_DEV  # noqa: E402  (the tagger comparison's dev file)
 
 MODULE_PATH = "nlp_rnn/models/bilstm_inference.py"
-EWT_DEV = "ud_english_ewt/en_ewt-ud-dev.conllu"
 KINDS = ("e2e", "model")  # bench_classifier.inference: end to end from raw text, the model alone
 
 

@@ -37,15 +37,22 @@ def median_seconds(run: Callable[[], object], repeats: int) -> float:
     return statistics.median(times)
 
 
-def main(argv: list[str] | None = None) -> list[dict]:
+def micro_benchmark_args(description: str, argv: list[str] | None) -> argparse.Namespace:
+    """``--repeats`` and ``--threads`` of the operator benchmarks (this one, bf16 and the CRF's);
+    sets torch's threads when ``--threads`` is given."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--repeats", type=int, default=21)
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    return args
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    args = micro_benchmark_args(__doc__, argv)
     generator = torch.Generator().manual_seed(0)
     results = []
     print(f"{torch.get_num_threads()} threads, torch {torch.__version__}")

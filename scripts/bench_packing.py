@@ -78,16 +78,16 @@ def train_step(
     inputs: torch.Tensor,
     lengths: torch.Tensor,
     with_states: bool,
-    final_states: bool | None = None,
+    keep_states: bool = False,
 ) -> float:
     """Seconds for one forward + backward pass; the encoder computes final states when they are
-    trained (``with_states``) or when ``final_states`` says so."""
+    trained (``with_states``) or, untrained, with ``keep_states``."""
     device = inputs.device
     encoder.zero_grad(set_to_none=True)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     start = time.perf_counter()
-    out = encoder(inputs, lengths, final_states=with_states if final_states is None else final_states)
+    out = encoder(inputs, lengths, final_states=with_states or keep_states)
     loss = out.sequence.mean() + out.last.mean()
     if with_states:
         loss = loss + sum(s.mean() for s in (out.states if isinstance(out.states, tuple) else (out.states,)))

@@ -398,8 +398,9 @@ class _Run:
         self.callbacks = list(callbacks)
         self.add_files = add_files
         self.interrupt = interrupt
-        self.cpu_amp = config.cpu_amp and device.type == "cpu" and fast_bf16_available("cpu")
-        if config.cpu_amp and device.type == "cpu" and not self.cpu_amp:
+        wants_cpu_amp = config.cpu_amp and device.type == "cpu"
+        self.cpu_amp = wants_cpu_amp and fast_bf16_available("cpu")
+        if wants_cpu_amp and not self.cpu_amp:
             # Without AMX or AVX512-BF16, oneDNN has no bf16 LSTM (it fails) and bf16 products are
             # emulated (slower than fp32): the setting would cost time and gain nothing.
             log.warning("cpu_amp: this CPU has no native bf16 (AMX or AVX512-BF16); training in fp32")
