@@ -89,6 +89,33 @@ def test_char_cnn_ignores_padding_of_short_forms() -> None:
     assert torch.allclose(cnn(short), cnn(padded))
 
 
+@pytest.mark.parametrize("padded", [True, False])
+def test_char_cnn_equals_relu_mask_and_max_with_the_same_gradients(padded: bool) -> None:
+    torch.manual_seed(1)
+    cnn = CharCNN(num_chars=10, char_dim=4, filters=6, widths=[1, 3])
+    with torch.no_grad():
+        cnn.convs[0].bias -= 5  # some filters negative everywhere: their ReLU output is 0
+    chars = torch.randint(1, 10, (5, 7))
+    if padded:
+        chars[0, 4:] = 0
+        chars[3, 2:] = 0
+
+    def reference(module: CharCNN) -> torch.Tensor:  # the textbook form: ReLU, zero padding, max
+        embedded = module.embedding(chars).transpose(1, 2)  # U x C x L
+        real = (chars != 0).unsqueeze(1)  # U x 1 x L
+        outputs = [(torch.relu(conv(embedded)) * real).amax(dim=2) for conv in module.convs]
+        return torch.cat(outputs, dim=1)
+
+    ours = cnn(chars)
+    expected = reference(cnn)
+    assert torch.allclose(ours, expected, atol=1e-6) and (ours == 0).any()
+    weights = torch.randn_like(ours)
+    mine = torch.autograd.grad((ours * weights).sum(), list(cnn.parameters()))
+    theirs = torch.autograd.grad((reference(cnn) * weights).sum(), list(cnn.parameters()))
+    for a, b in zip(mine, theirs, strict=True):
+        assert torch.allclose(a, b, atol=1e-5)
+
+
 def test_even_char_widths_are_rejected() -> None:
     with pytest.raises(ValueError, match="odd"):
         TaggerConfig(char_widths=[2])

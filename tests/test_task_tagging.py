@@ -270,3 +270,13 @@ def test_form_cache_memory_does_not_grow_with_repeated_calls(tiny_tagger: Path) 
         predictor.tag(sentences)
         predictor.tag(sentences[:2])
     assert predictor.form_cache._rows is not None and predictor.form_cache._rows.size(0) == size
+
+
+def test_forms_are_projected_in_chunks_of_one_length() -> None:
+    from nlp_rnn.tasks.tagging import _equal_length_chunks
+
+    lengths = np.array([5, 3, 5, 7, 3, 3, 5, 9, 3])
+    chunks = list(_equal_length_chunks(lengths, first=1, chunk=2))
+    assert sorted(np.concatenate(chunks).tolist()) == list(range(1, 9))  # every form from 1 on, once
+    assert all(len(set(lengths[c].tolist())) == 1 and 1 <= len(c) <= 2 for c in chunks)
+    assert [int(lengths[c][0]) for c in chunks] == [3, 3, 5, 7, 9]  # four forms of 3 characters

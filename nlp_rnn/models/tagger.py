@@ -97,7 +97,9 @@ class CharCNN(nn.Module):
     def forward(self, chars: Tensor) -> Tensor:
         """``chars``: U x L character ids (0 = padding) -> U x F features."""
         forms, length = chars.shape
-        real = (chars != 0).unsqueeze(-1)  # U x L x 1
+        # Forms are right-padded: when every last column is a character, there is no padding
+        # (the tagger's inference computes forms of one length at a time).
+        padding = (chars == 0).unsqueeze(-1) if bool((chars[:, -1] == 0).any()) else None  # U x L x 1
         embedded = self.embedding(chars)  # U x L x C
         features = []
         for conv in self.convs:
@@ -105,9 +107,11 @@ class CharCNN(nn.Module):
             padded = F.pad(embedded, (0, 0, width // 2, width // 2))  # U x (L + k - 1) x C
             windows = torch.cat([padded[:, j : j + length] for j in range(width)], dim=-1)  # U x L x k*C
             kernel = conv.weight.permute(0, 2, 1).reshape(conv.out_channels, -1)  # F x k*C, same order
-            activated = F.relu(torch.addmm(conv.bias, windows.flatten(0, 1), kernel.t()))  # U*L x F
-            # ReLU outputs are >= 0, so zeroing padded positions leaves the maximum unchanged.
-            features.append((activated.view(forms, length, -1) * real).amax(dim=1))  # U x F
+            scores = torch.addmm(conv.bias, windows.flatten(0, 1), kernel.t()).view(forms, length, -1)
+            if padding is not None:  # every form has real positions (its begin and end marks)
+                scores = scores.masked_fill(padding, float("-inf"))  # U x L x F
+            # ReLU is monotone, so the maximum goes first and the ReLU runs over U x F only.
+            features.append(F.relu(scores.amax(dim=1)))  # U x F
         return torch.cat(features, dim=1)  # U x F*widths
 
 

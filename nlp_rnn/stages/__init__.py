@@ -7,6 +7,7 @@ Stage modules import heavy libraries inside ``run`` so that loading a pipeline s
 from nlp_rnn.pipeline import Stage
 from nlp_rnn.stages.corpus import CorpusStage
 from nlp_rnn.stages.series import SeriesStage
+from nlp_rnn.stages.silver_tags import SilverTagsStage
 from nlp_rnn.stages.tokenize import TokenizeStage
 from nlp_rnn.stages.train_classifier import TrainClassifierStage
 from nlp_rnn.stages.train_forecaster import TrainForecasterStage
@@ -26,6 +27,7 @@ STAGE_KINDS: dict[str, type[Stage]] = {
         Word2VecStage,
         TrainClassifierStage,
         TrainTaggerStage,
+        SilverTagsStage,
         SeriesStage,
         TrainForecasterStage,
         TrainTranslatorStage,

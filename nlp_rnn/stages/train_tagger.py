@@ -55,6 +55,11 @@ class TrainTaggerConfig(StageConfig):
     xpos: str | None = pydantic.Field("xpos", description="its column of XPOS tag lists (null: UPOS only)")
     train_split: str = "train"
     dev_split: str = "dev"
+    extra_train: list[str] = pydantic.Field(
+        default_factory=list,
+        description="more stages whose `train` split is added to the training sentences "
+        "(e.g. a silver_tags stage); the dev split stays the input's",
+    )
     vectors: str | None = pydantic.Field(
         None, description="word vectors (a word2vec run's model folder or a vectors file); null: none"
     )
@@ -86,7 +91,7 @@ class TrainTaggerStage(Stage):
     Config = TrainTaggerConfig
 
     def upstream(self) -> list[str]:
-        return [self.config.input]
+        return [self.config.input, *self.config.extra_train]
 
     def input_files(self, data_dir: Path) -> list[Path]:
         return vectors_files(self.config.vectors, "vectors")
@@ -104,13 +109,16 @@ class TrainTaggerStage(Stage):
         config = self.config
         seed = config.trainer.seed if config.trainer.seed is not None else ctx.seed
         source_dir = ctx.input_dir(config.input)
-        train_rows = self._split(ctx, source_dir, config.train_split)
-        dev_rows = self._split(ctx, source_dir, config.dev_split)
+        gold_rows = self._split(ctx, source_dir, config.train_split, config.input)
+        dev_rows = self._split(ctx, source_dir, config.dev_split, config.input)
+        train_rows = self._with_extra(ctx, gold_rows)
         vectors = self._vectors()
         forms: Counter[str] = Counter()  # the training word forms, read from Arrow once
         for tokens in train_rows[config.tokens]:
             forms.update(tokens)
         vocabs = self._vocabs(ctx, train_rows, forms, vectors)
+        # "unseen" in the dev report means unseen in the gold training sentences
+        gold_forms = forms if not config.extra_train else {w for ws in gold_rows[config.tokens] for w in ws}
         collate = Collate(FormTable(vocabs.chars, config.model.max_word_chars))
 
         def encode(rows):  # -> EncodedSentences
@@ -151,7 +159,7 @@ class TrainTaggerStage(Stage):
         assert result.best_dir is not None  # there is always dev data
         load_weights_file(model, result.best_dir / WEIGHTS_FILE)
         predictor.model.cpu()
-        report = self._evaluate(ctx, predictor, dev_rows)
+        report = self._evaluate(ctx, predictor, dev_rows, gold_forms)
         folder = ctx.model_dir / config.model_folder if config.model_folder else ctx.model_dir
         predictor.save(folder, metrics={**report.metrics(), "train_seconds": round(train_seconds, 3)})
         if config.samples:
@@ -189,7 +197,7 @@ class TrainTaggerStage(Stage):
             p.model, train, dev, collate=collate, evaluate=evaluate_batches, add_files=add_files
         )
 
-    def _evaluate(self, ctx: StageContext, predictor, dev_rows):  # -> PosReport
+    def _evaluate(self, ctx: StageContext, predictor, dev_rows, training_forms):  # -> PosReport
         """Tag dev with the selected weights; write the report, the confusion PNG and the predictions."""
         from nlp_rnn.data.conllu import write_conllu
         from nlp_rnn.evaluation.pos import TaggedWords, pos_report, write_pos_report
@@ -206,7 +214,7 @@ class TrainTaggerStage(Stage):
             pred_xpos=[t for s in tagged for t in (s.xpos or ["_"] * len(s.tokens))],
             sentences=len(tagged),
         )
-        report = pos_report(words, predictor.training_words)
+        report = pos_report(words, training_forms)
         folder = ctx.out_dir / EVALUATION_DIR
         write_pos_report(folder, report, title=f"{ctx.name}: dev UPOS")
         if "conllu" in dev_rows.column_names:
@@ -234,12 +242,28 @@ class TrainTaggerStage(Stage):
 
     # --- data --------------------------------------------------------------------------------------
 
-    def _split(self, ctx: StageContext, source_dir: Path, split: str):  # -> datasets.Dataset
+    def _split(self, ctx: StageContext, source_dir: Path, split: str, stage: str):  # -> datasets.Dataset
         dataset = load_split(source_dir, split)
         config = self.config
         columns = (config.tokens, config.upos, *([config.xpos] if config.xpos else []))
-        check_columns(dataset, columns, ctx.name, config.input, split, "read CoNLL-U with a corpus stage")
+        check_columns(dataset, columns, ctx.name, stage, split, "read CoNLL-U with a corpus stage")
         return dataset
+
+    def _with_extra(self, ctx: StageContext, gold_rows):  # -> datasets.Dataset
+        """The gold training split followed by the ``extra_train`` stages' train splits (their
+        token and tag columns only)."""
+        config = self.config
+        if not config.extra_train:
+            return gold_rows
+        import datasets
+
+        columns = [config.tokens, config.upos, *([config.xpos] if config.xpos else [])]
+        parts = [gold_rows.select_columns(columns)]
+        for stage in config.extra_train:
+            extra = self._split(ctx, ctx.input_dir(stage), "train", stage).select_columns(columns)
+            ctx.log.info("%d more training sentences from stage %r", len(extra), stage)
+            parts.append(extra.cast(parts[0].features))
+        return datasets.concatenate_datasets(parts)
 
     def _vectors(self):  # -> KeyedVectors | None
         if self.config.vectors is None:

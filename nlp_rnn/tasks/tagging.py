@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -281,9 +281,55 @@ def predict_ids(
     of ``collate.table``), and each batch only gathers them. ``precision="bf16"`` runs the
     recurrence and upper layers' products in bf16 on that path (the other path ignores it).
     """
-    product_dtype = torch.bfloat16 if check_precision(precision) == "bf16" else torch.float32
     upos = np.zeros(encoded.tokens, dtype=np.int64)
     xpos = np.zeros(encoded.tokens, dtype=np.int64) if model.xpos is not None else None
+    for positions, real, lengths, output in _batch_outputs(
+        model, encoded, collate, max_tokens, device, per_form, precision
+    ):
+        tags = model.best_tags(output, lengths.to(device))
+        upos[positions] = tags["upos"].cpu()[real].numpy()
+        if xpos is not None:
+            xpos[positions] = tags["xpos"].cpu()[real].numpy()
+    return upos, xpos
+
+
+def predict_probabilities(
+    model: RNNTagger,
+    encoded: EncodedSentences,
+    collate: Collate,
+    max_tokens: int = DEFAULT_MAX_TOKENS,
+    device: torch.device | str = "cpu",
+    per_form: Tensor | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Each word's UPOS (and XPOS) distribution, N x K float32 flat in the sentences' order: the
+    softmax of the tag scores (a CRF tagger has none per word: use :func:`predict_ids`)."""
+    if model.upos_crf is not None:
+        raise NlpRnnError(
+            "a CRF tagger scores tag sequences, not single words: it gives no per-word probabilities"
+        )
+    upos = np.zeros((encoded.tokens, model.num_upos), dtype=np.float32)
+    xpos = np.zeros((encoded.tokens, model.num_xpos), dtype=np.float32) if model.xpos is not None else None
+    for positions, real, _, output in _batch_outputs(
+        model, encoded, collate, max_tokens, device, per_form, "fp32"
+    ):
+        upos[positions] = output["upos_logits"].softmax(-1).cpu()[real].numpy()  # words x K
+        if xpos is not None:
+            xpos[positions] = output["xpos_logits"].softmax(-1).cpu()[real].numpy()
+    return upos, xpos
+
+
+def _batch_outputs(
+    model: RNNTagger,
+    encoded: EncodedSentences,
+    collate: Collate,
+    max_tokens: int,
+    device: torch.device | str,
+    per_form: Tensor | None,
+    precision: str,
+) -> Iterator[tuple[np.ndarray, Tensor, Tensor, dict[str, Tensor]]]:
+    """Eval-mode batches by length: each batch's flat word positions, its B x T mask of real
+    words, its lengths (B, on the CPU) and the model's logits (B x T x K each)."""
+    product_dtype = torch.bfloat16 if check_precision(precision) == "bf16" else torch.float32
     offsets = encoded.offsets
     was_training = model.training
     model.eval()
@@ -304,13 +350,9 @@ def predict_ids(
                     lengths, output = batch["lengths"].cpu(), model(batch)
                 real = torch.arange(int(lengths.max())) < lengths[:, None]  # B x T
                 positions = np.concatenate([np.arange(offsets[i], offsets[i + 1]) for i in indices])
-                tags = model.best_tags(output, lengths.to(device))
-                upos[positions] = tags["upos"].cpu()[real].numpy()
-                if xpos is not None:
-                    xpos[positions] = tags["xpos"].cpu()[real].numpy()
+                yield positions, real, lengths, output
     finally:
         model.train(was_training)
-    return upos, xpos
 
 
 def form_projections(
@@ -323,7 +365,8 @@ def form_projections(
     out: Tensor | None = None,
 ) -> Tensor:
     """The first layer's input products of every form in ``table`` (F x 8H), in chunks of forms of
-    similar length (little character padding).
+    the same length (no character padding: a chunk padded to its longest form would run the
+    character CNN over several times the characters there are).
 
     With ``first`` and ``out`` (at least F rows), only the forms from id ``first`` on are computed,
     into ``out``; the rows before are taken as they are there. Returns the F rows."""
@@ -333,10 +376,8 @@ def form_projections(
     form_words[columns["forms"]] = columns["words"]  # a function of the form: any occurrence will do
     form_pretrained = np.zeros(forms, dtype=np.int64)
     form_pretrained[columns["forms"]] = columns["pretrained"]
-    order = first + np.argsort(table.lengths()[first:], kind="stable")
     result = out
-    for start in range(0, len(order), chunk):
-        ids = order[start : start + chunk]
+    for ids in _equal_length_chunks(table.lengths(), first, chunk):
         batch = {
             "form_words": torch.from_numpy(form_words[ids]).to(device),
             "form_pretrained": torch.from_numpy(form_pretrained[ids]).to(device),
@@ -348,6 +389,15 @@ def form_projections(
         result[torch.from_numpy(ids).to(device)] = projections
     assert result is not None, "no forms to project"
     return result[:forms]
+
+
+def _equal_length_chunks(lengths: np.ndarray, first: int, chunk: int) -> Iterator[np.ndarray]:
+    """The form ids from ``first`` on, grouped by character length, at most ``chunk`` per group."""
+    order = first + np.argsort(lengths[first:], kind="stable")
+    bounds = np.flatnonzero(np.diff(lengths[order])) + 1  # where the length changes
+    for group in np.split(order, bounds):
+        for start in range(0, len(group), chunk):
+            yield group[start : start + chunk]
 
 
 class FormCache:
@@ -459,24 +509,14 @@ class TaggingPredictor:
         """Tag pre-tokenized sentences (each a non-empty list of words). ``precision="bf16"``
         multiplies in bf16 (fast on CPUs with AMX; :mod:`nlp_rnn.models.low_precision`)."""
         check_precision(precision)
-        if isinstance(token_lists, str) or (token_lists and isinstance(token_lists[0], str)):
-            raise TypeError("tag takes a list of sentences, each a list of words")
-        if not token_lists:
+        if not _sentence_lists(token_lists):
             return []
-        if self.model.fast_inference() and len(self.form_cache):
-            with self.form_cache.lock:
-                collate = Collate(self.form_cache.table(self.model, self.vocabs, self.device))
-                encoded = encode_sentences(token_lists, self.vocabs, collate.table)
-                per_form = self.form_cache.projections(self.model, encoded, collate.table, self.device)
-                upos_ids, xpos_ids = predict_ids(
-                    self.model, encoded, collate, max_tokens, self.device, per_form, precision
-                )
-        else:
-            collate = self.new_collate()
-            encoded = encode_sentences(token_lists, self.vocabs, collate.table)
-            upos_ids, xpos_ids = predict_ids(
-                self.model, encoded, collate, max_tokens, self.device, precision=precision
-            )
+        encoded, (upos_ids, xpos_ids) = self._predict(
+            token_lists,
+            lambda encoded, collate, per_form: predict_ids(
+                self.model, encoded, collate, max_tokens, self.device, per_form, precision
+            ),
+        )
         upos = _tag_names(self.vocabs.upos, upos_ids)
         xpos = (
             None if xpos_ids is None or self.vocabs.xpos is None else _tag_names(self.vocabs.xpos, xpos_ids)
@@ -486,6 +526,36 @@ class TaggingPredictor:
             TaggedSentence(list(tokens), upos[start:end], None if xpos is None else xpos[start:end])
             for tokens, start, end in zip(token_lists, bounds, bounds[1:], strict=False)
         ]
+
+    def probabilities(
+        self, token_lists: Sequence[Sequence[str]], max_tokens: int = DEFAULT_MAX_TOKENS
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Each word's UPOS (and XPOS) distribution, N x K float32 over all words of the sentences
+        in order; columns follow ``vocabs.upos.itos`` (and ``vocabs.xpos.itos``)."""
+        if not _sentence_lists(token_lists):
+            return np.zeros((0, len(self.vocabs.upos)), np.float32), None
+        _, probabilities = self._predict(
+            token_lists,
+            lambda encoded, collate, per_form: predict_probabilities(
+                self.model, encoded, collate, max_tokens, self.device, per_form
+            ),
+        )
+        return probabilities
+
+    def _predict(
+        self, token_lists: Sequence[Sequence[str]], predict: Callable[..., Any]
+    ) -> tuple[EncodedSentences, Any]:
+        """Encode the sentences and call ``predict(encoded, collate, per_form)``; with the fast path
+        the frequent training forms' projections come from the form cache."""
+        if self.model.fast_inference() and len(self.form_cache):
+            with self.form_cache.lock:
+                collate = Collate(self.form_cache.table(self.model, self.vocabs, self.device))
+                encoded = encode_sentences(token_lists, self.vocabs, collate.table)
+                per_form = self.form_cache.projections(self.model, encoded, collate.table, self.device)
+                return encoded, predict(encoded, collate, per_form)
+        collate = self.new_collate()
+        encoded = encode_sentences(token_lists, self.vocabs, collate.table)
+        return encoded, predict(encoded, collate, None)
 
     def tag_conllu(
         self,
@@ -592,6 +662,13 @@ class TaggingPredictor:
         load_weights_file(model, folder / WEIGHTS_FILE)
         training_words = (folder / TRAINING_WORDS_FILE).read_text(encoding="utf-8").split("\n")
         return cls(model, vocabs, [w for w in training_words if w], device=device)
+
+
+def _sentence_lists(token_lists: Sequence[Sequence[str]]) -> bool:
+    """Whether there are sentences to tag; a flat list of words is a caller's mistake."""
+    if isinstance(token_lists, str) or (token_lists and isinstance(token_lists[0], str)):
+        raise TypeError("tag takes a list of sentences, each a list of words")
+    return len(token_lists) > 0
 
 
 def _tag_names(vocab: Vocab, ids: np.ndarray) -> list[str]:

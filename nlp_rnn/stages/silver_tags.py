@@ -1,0 +1,205 @@
+"""The ``silver_tags`` stage: raw text tagged by trained taggers, as extra training data.
+
+Self-training and knowledge distillation in their simplest form: one or more *teacher* taggers
+(model folders) tag sentences of unlabelled text, and a later ``train_tagger`` stage trains a
+*student* (typically smaller and faster) on the gold treebank plus these "silver" sentences
+(its ``extra_train`` setting). With several teachers, each word gets the tag of their averaged
+probability distributions (an ensemble, usually more accurate than any one of them).
+
+It reads the text column of a ``corpus`` stage (e.g. Wikipedia paragraphs), visits its rows in
+a seeded random order, splits each into sentences and words with spaCy's rule-based English
+tokenizer (what ``nlp-rnn tag --format text`` uses), keeps sentences of ``min_words`` to
+``max_words`` words, and stops after ``sentences`` of them. Teachers tag blocks of sentences,
+so memory stays bounded by a block whatever the size.
+
+Output, in the stage folder: ``splits/train/``, a dataset with the ``tokens``, ``upos`` and
+``xpos`` columns of a CoNLL-U corpus stage (``xpos`` when every teacher predicts it) and
+``confidence``, the smallest averaged probability of a sentence's chosen UPOS tags.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+import pydantic
+
+from nlp_rnn.pipeline import Metrics, Stage, StageConfig, StageContext
+from nlp_rnn.stages.corpus import SPLITS_DIR, check_columns, load_split
+from nlp_rnn.stages.train_classifier import vectors_files
+
+BLOCK = 2000  # sentences tagged at a time
+
+
+class SilverTagsConfig(StageConfig):
+    kind: Literal["silver_tags"] = "silver_tags"
+    input: str = pydantic.Field(description="a corpus stage with raw text")
+    column: str = pydantic.Field("text", description="its column of raw text (a paragraph or line per row)")
+    split: str = pydantic.Field("train", description="its split to read")
+    teachers: list[str] = pydantic.Field(
+        min_length=1, description="tagger model folders; their probabilities are averaged"
+    )
+    sentences: int = pydantic.Field(20_000, ge=1, description="stop after this many kept sentences")
+    min_words: int = pydantic.Field(3, ge=1, description="shorter sentences are skipped")
+    max_words: int = pydantic.Field(60, ge=1, description="longer sentences are skipped")
+
+    @pydantic.model_validator(mode="after")
+    def _word_range(self) -> SilverTagsConfig:
+        if self.min_words > self.max_words:
+            raise ValueError(f"min_words ({self.min_words}) is above max_words ({self.max_words})")
+        return self
+
+
+class SilverTagsStage(Stage):
+    """Tags raw text with teacher taggers; metrics: sentences, words, teacher agreement, seconds."""
+
+    kind = "silver_tags"
+    Config = SilverTagsConfig
+
+    def upstream(self) -> list[str]:
+        return [self.config.input]
+
+    def input_files(self, data_dir: Path) -> list[Path]:
+        return [file for folder in self.config.teachers for file in vectors_files(folder, "teachers")]
+
+    def run(self, ctx: StageContext) -> Metrics:
+        import datasets
+
+        config = self.config
+        rows = load_split(ctx.input_dir(config.input), config.split)
+        check_columns(rows, [config.column], ctx.name, config.input, config.split)
+        teachers = _load_teachers(config.teachers)
+        has_xpos = all(t.vocabs.xpos is not None for t in teachers)
+        counts = {"sentences": 0, "words": 0, "agreeing_words": 0, "rows_read": 0}
+        started = time.perf_counter()
+
+        def tagged_rows() -> Iterator[dict]:
+            for block in _blocks(_sentences(rows, config, ctx.seed, counts), BLOCK):
+                yield from _tag_block(teachers, block, has_xpos, counts)
+
+        features = {"tokens": datasets.Sequence(datasets.Value("string"))}
+        features["upos"] = features["tokens"]
+        if has_xpos:
+            features["xpos"] = features["tokens"]
+        features["confidence"] = datasets.Value("float32")
+        dataset = datasets.Dataset.from_generator(
+            tagged_rows, features=datasets.Features(features), cache_dir=str(ctx.out_dir / ".cache")
+        )
+        dataset.save_to_disk(str(ctx.out_dir / SPLITS_DIR / "train"))
+        del dataset
+        shutil.rmtree(ctx.out_dir / ".cache", ignore_errors=True)
+        seconds = time.perf_counter() - started
+        if counts["sentences"] < config.sentences:
+            ctx.log.warning(
+                "only %d sentences of %d to %d words in %s (asked for %d)",
+                counts["sentences"], config.min_words, config.max_words, config.input, config.sentences,
+            )  # fmt: skip
+        agreement = counts["agreeing_words"] / max(counts["words"], 1)
+        ctx.log.info(
+            "%d silver sentences (%d words) from %d rows in %.0f s; the %d teachers agree on %.2f%% "
+            "of the words' UPOS",
+            counts["sentences"], counts["words"], counts["rows_read"], seconds, len(teachers),
+            100 * agreement,
+        )  # fmt: skip
+        return {
+            "train.rows": counts["sentences"],
+            "train.words": counts["words"],
+            "rows_read": counts["rows_read"],
+            "teachers": len(teachers),
+            "teacher_agreement": round(agreement, 6),
+            "seconds": round(seconds, 3),
+        }
+
+
+def _load_teachers(folders: list[str]) -> list:  # -> list[TaggingPredictor]
+    """The teacher taggers, checked to share their tag sets (averaging needs the same columns)."""
+    from nlp_rnn.api import load_model
+    from nlp_rnn.errors import NlpRnnError
+    from nlp_rnn.tasks.tagging import TaggingPredictor
+
+    teachers = []
+    for folder in folders:
+        teacher = load_model(folder)
+        if not isinstance(teacher, TaggingPredictor):
+            raise NlpRnnError(f"teachers: {folder} is a {teacher.task} model, not a tagger")
+        if teacher.model.upos_crf is not None:
+            raise NlpRnnError(f"teachers: {folder} is a CRF tagger, which gives no per-word probabilities")
+        teachers.append(teacher)
+    first = teachers[0]
+    for folder, teacher in zip(folders[1:], teachers[1:], strict=True):
+        for name in ("upos", "xpos"):
+            mine, theirs = getattr(first.vocabs, name), getattr(teacher.vocabs, name)
+            if mine is not None and theirs is not None and mine.itos != theirs.itos:
+                raise NlpRnnError(
+                    f"teachers: {folder} has other {name.upper()} tags than {folders[0]}; "
+                    "teachers must be trained on the same tag sets"
+                )
+    return teachers
+
+
+def _sentences(rows, config: SilverTagsConfig, seed: int, counts: dict[str, int]) -> Iterator[list[str]]:
+    """Word lists of the kept sentences, from the rows in a seeded random order."""
+    import numpy as np
+
+    from nlp_rnn.text.sentences import split_sentences
+
+    order = np.random.default_rng(seed).permutation(len(rows))
+    column = rows.select_columns([config.column])
+    for start in range(0, len(order), BLOCK):
+        texts = column[order[start : start + BLOCK]][config.column]
+        for text in texts:
+            counts["rows_read"] += 1
+            for sentence in split_sentences(text or ""):
+                if config.min_words <= len(sentence.words) <= config.max_words:
+                    yield sentence.words
+                    counts["sentences"] += 1
+                    if counts["sentences"] == config.sentences:
+                        return
+
+
+def _blocks(items: Iterator[list[str]], size: int) -> Iterator[list[list[str]]]:
+    block: list[list[str]] = []
+    for item in items:
+        block.append(item)
+        if len(block) == size:
+            yield block
+            block = []
+    if block:
+        yield block
+
+
+def _tag_block(
+    teachers: list, block: list[list[str]], has_xpos: bool, counts: dict[str, int]
+) -> Iterator[dict]:
+    """Rows of one block: every word's tags from the teachers' averaged distributions."""
+    import numpy as np
+
+    upos_sum, xpos_sum, choices = 0.0, 0.0, []
+    for teacher in teachers:
+        upos, xpos = teacher.probabilities(block)  # N x K_upos, N x K_xpos
+        choices.append(upos.argmax(1))
+        upos_sum = upos_sum + upos
+        if has_xpos:
+            xpos_sum = xpos_sum + xpos
+    agree = (np.stack(choices) == choices[0]).all(axis=0)  # N
+    upos_sum /= len(teachers)
+    upos_ids = upos_sum.argmax(1)
+    confidence = upos_sum[np.arange(len(upos_ids)), upos_ids]
+    upos_names = np.asarray(teachers[0].vocabs.upos.itos, dtype=object)[upos_ids]
+    xpos_names = (
+        np.asarray(teachers[0].vocabs.xpos.itos, dtype=object)[xpos_sum.argmax(1)] if has_xpos else None
+    )
+    counts["words"] += len(upos_ids)
+    counts["agreeing_words"] += int(agree.sum())
+    start = 0
+    for words in block:
+        end = start + len(words)
+        row = {"tokens": words, "upos": upos_names[start:end].tolist()}
+        if xpos_names is not None:
+            row["xpos"] = xpos_names[start:end].tolist()
+        row["confidence"] = float(confidence[start:end].min())
+        yield row
+        start = end
