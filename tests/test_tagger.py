@@ -179,6 +179,27 @@ def test_projection_encoder_matches_the_encoder_on_random_inputs(sizes: list[int
     assert (got[~real.squeeze(-1)] == 0).all()
 
 
+def test_prepared_weights_follow_weight_changes() -> None:
+    encoder, inputs, lengths, _ = random_encoder([6, 5])
+    index = torch.arange(28).view(4, 7)
+    real = (torch.arange(7) < lengths[:, None]).unsqueeze(-1)
+
+    def both() -> tuple[torch.Tensor, torch.Tensor]:
+        weight, bias = bilstm_inference.first_layer_weights(encoder)
+        projections = torch.addmm(bias, inputs.flatten(0, 1), weight.t())
+        with torch.no_grad():  # kept beside the encoder between calls
+            fast = bilstm_inference.encode_forms(encoder, projections, index, lengths)
+            return fast * real, encoder(inputs, lengths).sequence * real
+
+    fast, expected = both()
+    assert torch.allclose(fast, expected, atol=1e-5)
+    with torch.no_grad():
+        encoder.cell_weights(1).weight_hh.mul_(2)  # an optimizer step would do the same, in place
+    changed, expected_changed = both()
+    assert not torch.allclose(expected_changed, expected, atol=1e-3)
+    assert torch.allclose(changed, expected_changed, atol=1e-5)
+
+
 def test_projection_encoder_in_bf16_stays_close_and_fp32() -> None:
     encoder, _, lengths, projections = random_encoder([16, 12])
     projections = projections.flatten(0, 1)

@@ -17,6 +17,7 @@ Shapes: B sentences, T steps (right-padded, ``lengths`` B), H units per directio
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 
 import torch
@@ -126,9 +127,28 @@ def supports(encoder: RNNEncoder) -> bool:
     return encoder.cell == "lstm" and encoder.bidirectional
 
 
+_PREPARED: weakref.WeakKeyDictionary[RNNEncoder, tuple[tuple, list]] = weakref.WeakKeyDictionary()
+
+
 def _direction_weights(encoder: RNNEncoder, layer: int) -> tuple[Tensor, Tensor, Tensor]:
     """Input weights (8H x D), summed biases (8H) and recurrent weights (2 x 4H x H) of both
-    directions, each with the cell-input gate's rows doubled (what :func:`_recurrence` expects)."""
+    directions, each with the cell-input gate's rows doubled (what :func:`_recurrence` expects).
+
+    Without autograd they are prepared once per set of weights and kept beside the encoder (a
+    tagging call would otherwise rebuild them for every batch and chunk of forms): the parameters'
+    storage and in-place version counters are compared at every use, so an optimizer step, loading
+    other weights or moving the model makes a fresh set."""
+    if torch.is_grad_enabled():
+        return _prepared_weights(encoder, layer)
+    key = tuple((id(p), p.data_ptr(), p._version) for p in encoder.parameters())
+    cached = _PREPARED.get(encoder)
+    if cached is None or cached[0] != key:
+        cached = (key, [_prepared_weights(encoder, i) for i in range(encoder.num_layers)])
+        _PREPARED[encoder] = cached
+    return cached[1][layer]
+
+
+def _prepared_weights(encoder: RNNEncoder, layer: int) -> tuple[Tensor, Tensor, Tensor]:
     forward, backward = encoder.cell_weights(layer), encoder.cell_weights(layer, reverse=True)
     weight = torch.cat([_doubled_cell_gate(forward.weight_ih), _doubled_cell_gate(backward.weight_ih)])
     bias = torch.cat(

@@ -55,7 +55,7 @@ UPOS_FILE = "upos.json"
 XPOS_FILE = "xpos.json"
 TRAINING_WORDS_FILE = "training_words.txt"
 
-DEFAULT_MAX_TOKENS = 8192  # words per inference batch
+DEFAULT_MAX_TOKENS = 4096  # padded words per inference batch (faster than 8,192 on 2 AVX2 cores)
 
 
 @dataclass
