@@ -82,6 +82,7 @@ class FormTable:
     def __init__(self, chars: Vocab, max_chars: int) -> None:
         self.chars, self.max_chars = chars, max_chars
         self.index: dict[str, int] = {}
+        self.forms: list[str] = []  # by id
         self._matrix = np.zeros((1024, max_chars + 2), dtype=np.int64)  # forms x (chars + marks)
         self._lengths = np.zeros(1024, dtype=np.int64)
         singles = {ord(char): i for char, i in chars.stoi.items() if len(char) == 1}
@@ -121,12 +122,13 @@ class FormTable:
         self._matrix[rows, 1 + lengths] = self.chars.eos_id
         self._lengths[rows] = lengths + 2
         self.index.update(zip(forms, rows.tolist(), strict=True))
+        self.forms.extend(forms)
 
     def copy(self) -> FormTable:
         """An independent table holding the same forms (new forms added to it stay out of this one)."""
         other = FormTable.__new__(FormTable)
         other.chars, other.max_chars, other._lookup = self.chars, self.max_chars, self._lookup
-        other.index = dict(self.index)
+        other.index, other.forms = dict(self.index), list(self.forms)
         other._matrix, other._lengths = self._matrix.copy(), self._lengths.copy()
         return other
 
@@ -190,20 +192,24 @@ def encode_sentences(
         raise NlpRnnError(f"sentence {int(np.argmin(lengths))} has no words; a tagger needs at least one")
     offsets = np.concatenate([[0], np.cumsum(lengths)])
     total = int(offsets[-1])
-    flat = [token for tokens in token_lists for token in tokens]
-    lowered = [token.lower() for token in flat]
-    words_stoi, unk = vocabs.words.stoi, vocabs.words.unk_id
+    forms = table.ids([token for tokens in token_lists for token in tokens])
+    # word ids are a function of the form: looked up once per distinct form, then gathered
+    distinct, inverse = np.unique(forms, return_inverse=True)
+    lowered = [table.forms[i].lower() for i in distinct.tolist()]
+
+    def lookup(vocab: Vocab) -> np.ndarray:
+        stoi, unk = vocab.stoi, vocab.unk_id
+        return np.fromiter((stoi.get(w, unk) for w in lowered), dtype=np.int64, count=len(lowered))[inverse]
+
     columns = {
-        "words": np.fromiter((words_stoi.get(w, unk) for w in lowered), dtype=np.int64, count=total),
-        "forms": table.ids(flat),
+        "words": lookup(vocabs.words),
+        "forms": forms,
         "upos": _tag_ids(upos, vocabs.upos, total),
         "xpos": _tag_ids(xpos, vocabs.xpos, total),
+        "pretrained": lookup(vocabs.pretrained)
+        if vocabs.pretrained is not None
+        else np.zeros(total, np.int64),
     }
-    if vocabs.pretrained is not None:
-        stoi, unk = vocabs.pretrained.stoi, vocabs.pretrained.unk_id
-        columns["pretrained"] = np.fromiter((stoi.get(w, unk) for w in lowered), dtype=np.int64, count=total)
-    else:
-        columns["pretrained"] = np.zeros(total, dtype=np.int64)
     return EncodedSentences(offsets, columns)
 
 
