@@ -103,3 +103,18 @@ def test_teachers_must_exist_and_share_their_tag_sets(tmp_path: Path, tiny_tagge
         )
     with pytest.raises(NlpRnnError, match="not found"):
         run_pipeline(load_pipeline(pipeline(tmp_path, [tmp_path / "missing"])), tmp_path / "run2")
+
+
+def test_ensemble_script_scores_models_and_their_average(tiny_tagger: Path) -> None:
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / "ensemble_taggers.py"
+    spec = importlib.util.spec_from_file_location("ensemble_taggers", path)
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    gold = DEMO / "tagged.dev.conllu"
+    results = script.main([str(tiny_tagger), str(tiny_tagger), "--gold", str(gold)])
+    alone = results[str(tiny_tagger)]
+    assert 0.3 < alone["upos"] < 1 and set(alone) == {"upos", "xpos"}
+    assert results["ensemble"] == pytest.approx(alone)  # the same model twice: the same tags
