@@ -50,6 +50,39 @@ def test_applied_swaps_in_and_restores_even_after_an_error() -> None:
     assert torch.equal(model.weight, moved)
 
 
+def test_applied_weights_reach_caches_keyed_on_parameter_versions() -> None:
+    # The BiLSTM's fast inference keeps prepared weights until a parameter's version moves:
+    # validating with the average must use the average, and the trained weights afterwards.
+    from nlp_rnn.models import bilstm_inference
+    from nlp_rnn.models.encoder import RNNEncoder
+
+    torch.manual_seed(0)
+    encoder = RNNEncoder(3, 4, cell="lstm", bidirectional=True).eval()
+    average = WeightAverage(encoder, decay=0.5)
+    with torch.no_grad():
+        for parameter in encoder.parameters():
+            parameter.add_(torch.randn_like(parameter))
+    average.update()
+    inputs, lengths = torch.randn(2, 5, 3), torch.tensor([5, 3])
+
+    def fast_and_ordinary() -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.no_grad():
+            weight, bias = bilstm_inference.first_layer_weights(encoder)
+            projections = torch.addmm(bias, inputs.flatten(0, 1), weight.t())
+            index = torch.arange(10).view(2, 5)
+            fast = bilstm_inference.encode_forms(encoder, projections, index, lengths)
+            return fast, encoder(inputs, lengths).sequence
+
+    real = (torch.arange(5) < lengths[:, None]).unsqueeze(-1)
+    for _ in range(2):
+        fast, ordinary = fast_and_ordinary()  # the trained weights
+        assert torch.allclose(fast * real, ordinary * real, atol=1e-5)
+        with average.applied():
+            fast_average, ordinary_average = fast_and_ordinary()
+        assert torch.allclose(fast_average * real, ordinary_average * real, atol=1e-5)
+        assert not torch.allclose(ordinary_average, ordinary, atol=1e-3)
+
+
 def test_state_round_trips_and_rejects_another_model() -> None:
     model = torch.nn.Linear(3, 2)
     average = WeightAverage(model, decay=0.99)

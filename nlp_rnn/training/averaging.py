@@ -42,14 +42,17 @@ class WeightAverage:
     @contextlib.contextmanager
     def applied(self) -> Iterator[None]:
         """Run the block with the averaged weights in the model, then put the trained ones back."""
+        # Copied into the parameters themselves (not their .data), so that their version counters
+        # move and caches keyed on them (the tagger's form cache, the BiLSTM's prepared inference
+        # weights) see the swap.
         with torch.no_grad():
             trained = [p.detach().clone() for p in self.params]
-            torch._foreach_copy_([p.data for p in self.params], self.average)
+            torch._foreach_copy_(self.params, self.average)
         try:
             yield
         finally:
             with torch.no_grad():
-                torch._foreach_copy_([p.data for p in self.params], trained)
+                torch._foreach_copy_(self.params, trained)
 
     def state_dict(self) -> dict[str, Any]:
         """Tensors and plain values only (loadable with ``weights_only=True``)."""
