@@ -137,7 +137,9 @@ def _direction_weights(encoder: RNNEncoder, layer: int) -> tuple[Tensor, Tensor,
     Without autograd they are prepared once per set of weights and kept beside the encoder (a
     tagging call would otherwise rebuild them for every batch and chunk of forms): the parameters'
     storage and in-place version counters are compared at every use, so an optimizer step, loading
-    other weights or moving the model makes a fresh set."""
+    other weights or moving the model makes a fresh set. (The Trainer moves the counters after
+    fused optimizer steps, which write without moving them; code that writes weights through
+    ``.data`` must call ``torch.autograd.graph.increment_version`` itself.)"""
     if torch.is_grad_enabled():
         return _prepared_weights(encoder, layer)
     key = tuple((id(p), p.data_ptr(), p._version) for p in encoder.parameters())

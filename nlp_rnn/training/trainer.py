@@ -44,6 +44,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.autograd.graph import increment_version
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
@@ -594,6 +595,10 @@ class _Run:
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)
         lr = self.schedule.apply(self.optimizer, self.state.step)
         self.optimizer.step()
+        # The fused AdamW kernel writes the weights without moving their version counters;
+        # caches of values derived from the weights (the tagger's form cache, the BiLSTM's
+        # prepared inference weights) compare those counters to notice new weights.
+        increment_version([p for group in self.optimizer.param_groups for p in group["params"]])
         self.optimizer.zero_grad(set_to_none=True)
         if self.average is not None:
             self.average.update()
