@@ -101,6 +101,10 @@ def test_teachers_must_exist_and_share_their_tag_sets(tmp_path: Path, tiny_tagge
         run_pipeline(
             load_pipeline(pipeline(tmp_path, [tiny_tagger, other])), tmp_path / "run", until="silver"
         )
+    with pytest.raises(NlpRnnError, match="no sentence of 59 to 60 words in the 5 rows of 'raw'"):
+        run_pipeline(
+            load_pipeline(pipeline(tmp_path, [tiny_tagger], min_words=59)), tmp_path / "r", until="silver"
+        )
     with pytest.raises(NlpRnnError, match="not found"):
         run_pipeline(load_pipeline(pipeline(tmp_path, [tmp_path / "missing"])), tmp_path / "run2")
 

@@ -27,6 +27,7 @@ from typing import Literal
 
 import pydantic
 
+from nlp_rnn.errors import NlpRnnError
 from nlp_rnn.pipeline import Metrics, Stage, StageConfig, StageContext
 from nlp_rnn.stages.corpus import SPLITS_DIR, check_columns, load_split
 from nlp_rnn.stages.train_classifier import vectors_files
@@ -85,9 +86,17 @@ class SilverTagsStage(Stage):
         if has_xpos:
             features["xpos"] = features["tokens"]
         features["confidence"] = datasets.Value("float32")
-        dataset = datasets.Dataset.from_generator(
-            tagged_rows, features=datasets.Features(features), cache_dir=str(ctx.out_dir / ".cache")
-        )
+        try:
+            dataset = datasets.Dataset.from_generator(
+                tagged_rows, features=datasets.Features(features), cache_dir=str(ctx.out_dir / ".cache")
+            )
+        except ValueError:  # datasets: "corresponds to no data"
+            if counts["sentences"]:
+                raise
+            raise NlpRnnError(
+                f"stage {ctx.name!r}: no sentence of {config.min_words} to {config.max_words} words in "
+                f"the {counts['rows_read']} rows of {config.input!r} (column {config.column!r})"
+            ) from None
         dataset.save_to_disk(str(ctx.out_dir / SPLITS_DIR / "train"))
         del dataset
         shutil.rmtree(ctx.out_dir / ".cache", ignore_errors=True)
@@ -117,7 +126,6 @@ class SilverTagsStage(Stage):
 def _load_teachers(folders: list[str]) -> list:  # -> list[TaggingPredictor]
     """The teacher taggers, checked to share their tag sets (averaging needs the same columns)."""
     from nlp_rnn.api import load_model
-    from nlp_rnn.errors import NlpRnnError
     from nlp_rnn.tasks.tagging import TaggingPredictor
 
     teachers = []
