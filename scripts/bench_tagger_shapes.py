@@ -2,6 +2,7 @@
 
     python scripts/bench_tagger_shapes.py --model runs/pos_ewt/model --shapes 2x200 2x128 1x256
     python scripts/bench_tagger_shapes.py --model runs/pos_ewt/model --shapes 2x200 --profile
+    python scripts/bench_tagger_shapes.py --model runs/pos_ewt/model --shapes trained --max-tokens 4096 8192
 
 The model folder gives the vocabularies, the character CNN and the other settings; each shape
 ``LxH`` (layers x units per direction) is a tagger of those settings with seeded random weights
@@ -11,7 +12,8 @@ per-form first layer, the recurrence, both tag heads), alternating ``--repeats``
 process so that machine load hits all alike; the medians are compared. ``--profile`` prints the
 operators that took the most time for the first shape. ``--without-form-cache`` adds, for each
 shape, the same tagger without its cache of the training forms' first-layer products
-(``LxH-uncached``), to measure what the cache saves.
+(``LxH-uncached``), to measure what the cache saves. ``--max-tokens`` with several sizes times
+each tagger at each inference batch size (padded words per batch; ``LxH@N``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import torch
 
 from nlp_rnn.data.catalog import default_data_dir
 from nlp_rnn.data.conllu import iter_sentences
-from nlp_rnn.tasks.tagging import FormCache, TaggingPredictor, build_tagger
+from nlp_rnn.tasks.tagging import DEFAULT_MAX_TOKENS, FormCache, TaggingPredictor, build_tagger
 
 EWT_DEV = "ud_english_ewt/en_ewt-ud-dev.conllu"
 
@@ -61,6 +63,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--without-form-cache", action="store_true", help="also time each shape without its form cache"
     )
+    parser.add_argument(
+        "--max-tokens", type=int, nargs="+", default=[DEFAULT_MAX_TOKENS], help="padded words per batch"
+    )
     parser.add_argument("--output", type=Path, default=None, help="write the results as JSON here")
     args = parser.parse_args(argv)
     if args.threads:
@@ -76,26 +81,30 @@ def main(argv: list[str] | None = None) -> dict:
             uncached = TaggingPredictor(taggers[shape].model, base.vocabs, base.training_words)
             uncached.form_cache = FormCache([])
             taggers[f"{shape}-uncached"] = uncached
-    for tagger in taggers.values():
-        tagger.tag(words)  # warm-up
+    if len(args.max_tokens) > 1:
+        taggers = {f"{name}@{n}": (tagger, n) for name, tagger in taggers.items() for n in args.max_tokens}
+    else:
+        taggers = {name: (tagger, args.max_tokens[0]) for name, tagger in taggers.items()}
+    for tagger, max_tokens in taggers.values():
+        tagger.tag(words, max_tokens=max_tokens)  # warm-up
     if args.profile:
         from torch.profiler import ProfilerActivity, profile
 
         with profile(activities=[ProfilerActivity.CPU]) as prof:
-            taggers[args.shapes[0]].tag(words)
+            next(iter(taggers.values()))[0].tag(words)
         print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=20))
     seconds: dict[str, list[float]] = {shape: [] for shape in taggers}
     for _ in range(args.repeats):
-        for shape, tagger in taggers.items():
+        for shape, (tagger, max_tokens) in taggers.items():
             started = time.perf_counter()
-            tagger.tag(words)
+            tagger.tag(words, max_tokens=max_tokens)
             seconds[shape].append(time.perf_counter() - started)
 
     results = {"gold": gold_path.name, "words": count, "threads": torch.get_num_threads(), "shapes": {}}
     print(f"{gold_path.name}: {count:,} words; medians of {args.repeats}, {torch.get_num_threads()} threads")
     for shape, times in seconds.items():
         speed = count / statistics.median(times)
-        parameters = sum(p.numel() for p in taggers[shape].model.encoder.parameters())
+        parameters = sum(p.numel() for p in taggers[shape][0].model.encoder.parameters())
         results["shapes"][shape] = {"words_per_second": round(speed), "encoder_parameters": parameters}
         print(f"{shape:>14}: {speed:>10,.0f} words/s  ({parameters:,} encoder parameters)")
     if args.output:

@@ -21,7 +21,7 @@ import weakref
 from collections.abc import Callable
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from nlp_rnn.models.encoder import RNNEncoder
 
@@ -127,6 +127,13 @@ def supports(encoder: RNNEncoder) -> bool:
     return encoder.cell == "lstm" and encoder.bidirectional
 
 
+def weights_version(module: nn.Module) -> tuple:
+    """What identifies the current values of ``module``'s weights, for caches of values derived
+    from them: each parameter's identity, storage and in-place version counter (an optimizer step,
+    loading weights or moving the module changes it; writes through ``.data`` do not)."""
+    return tuple((id(p), p.data_ptr(), p._version) for p in module.parameters())
+
+
 _PREPARED: weakref.WeakKeyDictionary[RNNEncoder, tuple[tuple, list]] = weakref.WeakKeyDictionary()
 
 
@@ -135,14 +142,14 @@ def _direction_weights(encoder: RNNEncoder, layer: int) -> tuple[Tensor, Tensor,
     directions, each with the cell-input gate's rows doubled (what :func:`_recurrence` expects).
 
     Without autograd they are prepared once per set of weights and kept beside the encoder (a
-    tagging call would otherwise rebuild them for every batch and chunk of forms): the parameters'
-    storage and in-place version counters are compared at every use, so an optimizer step, loading
-    other weights or moving the model makes a fresh set. (The Trainer moves the counters after
+    tagging call would otherwise rebuild them for every batch and chunk of forms), under
+    :func:`weights_version`, so an optimizer step, loading other weights or moving the model makes
+    a fresh set. (The Trainer moves the counters after
     fused optimizer steps, which write without moving them; code that writes weights through
     ``.data`` must call ``torch.autograd.graph.increment_version`` itself.)"""
     if torch.is_grad_enabled():
         return _prepared_weights(encoder, layer)
-    key = tuple((id(p), p.data_ptr(), p._version) for p in encoder.parameters())
+    key = weights_version(encoder)
     cached = _PREPARED.get(encoder)
     if cached is None or cached[0] != key:
         cached = (key, [_prepared_weights(encoder, i) for i in range(encoder.num_layers)])

@@ -23,11 +23,13 @@ import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
+import numpy as np
 import pydantic
 
 from nlp_rnn.errors import NlpRnnError
+from nlp_rnn.fileio import chunked
 from nlp_rnn.pipeline import Metrics, Stage, StageConfig, StageContext
 from nlp_rnn.stages.corpus import SPLITS_DIR, check_columns, load_split
 from nlp_rnn.stages.train_classifier import vectors_files
@@ -64,7 +66,8 @@ class SilverTagsStage(Stage):
         return [self.config.input]
 
     def input_files(self, data_dir: Path) -> list[Path]:
-        return [file for folder in self.config.teachers for file in vectors_files(folder, "teachers")]
+        missing = "train the teacher taggers first (see pipelines/pos_ewt_distilled.yaml)"
+        return [f for folder in self.config.teachers for f in vectors_files(folder, "teachers", missing)]
 
     def run(self, ctx: StageContext) -> Metrics:
         import datasets
@@ -72,13 +75,13 @@ class SilverTagsStage(Stage):
         config = self.config
         rows = load_split(ctx.input_dir(config.input), config.split)
         check_columns(rows, [config.column], ctx.name, config.input, config.split)
-        teachers = _load_teachers(config.teachers)
+        teachers = load_teachers(config.teachers)
         has_xpos = all(t.vocabs.xpos is not None for t in teachers)
         counts = {"sentences": 0, "words": 0, "agreeing_words": 0, "rows_read": 0}
         started = time.perf_counter()
 
         def tagged_rows() -> Iterator[dict]:
-            for block in _blocks(_sentences(rows, config, ctx.seed, counts), BLOCK):
+            for block in chunked(_sentences(rows, config, ctx.seed, counts), BLOCK):
                 yield from _tag_block(teachers, block, has_xpos, counts)
 
         features = {"tokens": datasets.Sequence(datasets.Value("string"))}
@@ -123,7 +126,7 @@ class SilverTagsStage(Stage):
         }
 
 
-def _load_teachers(folders: list[str]) -> list:  # -> list[TaggingPredictor]
+def load_teachers(folders: list[str]) -> list:  # -> list[TaggingPredictor]
     """The teacher taggers, checked to share their tag sets (averaging needs the same columns)."""
     from nlp_rnn.api import load_model
     from nlp_rnn.tasks.tagging import TaggingPredictor
@@ -150,8 +153,6 @@ def _load_teachers(folders: list[str]) -> list:  # -> list[TaggingPredictor]
 
 def _sentences(rows, config: SilverTagsConfig, seed: int, counts: dict[str, int]) -> Iterator[list[str]]:
     """Word lists of the kept sentences, from the rows in a seeded random order."""
-    import numpy as np
-
     from nlp_rnn.text.sentences import split_sentences
 
     order = np.random.default_rng(seed).permutation(len(rows))
@@ -168,46 +169,47 @@ def _sentences(rows, config: SilverTagsConfig, seed: int, counts: dict[str, int]
                         return
 
 
-def _blocks(items: Iterator[list[str]], size: int) -> Iterator[list[list[str]]]:
-    block: list[list[str]] = []
-    for item in items:
-        block.append(item)
-        if len(block) == size:
-            yield block
-            block = []
-    if block:
-        yield block
+class Ensemble(NamedTuple):
+    """The teachers' view of N words: their averaged distributions and each one's own choice."""
+
+    averaged: dict[str, np.ndarray]  # tag set ("upos", "xpos") -> N x K, the mean distribution
+    choices: dict[str, np.ndarray]  # tag set -> teachers x N, each teacher's best tag id
+
+
+def ensemble(teachers: list, sentences: list[list[str]], has_xpos: bool) -> Ensemble:
+    """What :func:`load_teachers`' taggers say of every word of ``sentences`` (flat, in order)."""
+    names = ("upos", "xpos") if has_xpos else ("upos",)
+    sums: dict[str, np.ndarray] = {}
+    choices: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    for teacher in teachers:
+        for name, distribution in zip(names, teacher.probabilities(sentences), strict=False):  # N x K
+            sums[name] = sums[name] + distribution if name in sums else distribution
+            choices[name].append(distribution.argmax(1))
+    return Ensemble(
+        {name: total / len(teachers) for name, total in sums.items()},
+        {name: np.stack(ids) for name, ids in choices.items()},
+    )
 
 
 def _tag_block(
     teachers: list, block: list[list[str]], has_xpos: bool, counts: dict[str, int]
 ) -> Iterator[dict]:
     """Rows of one block: every word's tags from the teachers' averaged distributions."""
-    import numpy as np
-
-    upos_sum, xpos_sum, choices = 0.0, 0.0, []
-    for teacher in teachers:
-        upos, xpos = teacher.probabilities(block)  # N x K_upos, N x K_xpos
-        choices.append(upos.argmax(1))
-        upos_sum = upos_sum + upos
-        if has_xpos:
-            xpos_sum = xpos_sum + xpos
-    agree = (np.stack(choices) == choices[0]).all(axis=0)  # N
-    upos_sum /= len(teachers)
-    upos_ids = upos_sum.argmax(1)
-    confidence = upos_sum[np.arange(len(upos_ids)), upos_ids]
-    upos_names = np.asarray(teachers[0].vocabs.upos.itos, dtype=object)[upos_ids]
-    xpos_names = (
-        np.asarray(teachers[0].vocabs.xpos.itos, dtype=object)[xpos_sum.argmax(1)] if has_xpos else None
-    )
+    votes = ensemble(teachers, block, has_xpos)
+    upos = votes.averaged["upos"]  # N x K
+    upos_ids = upos.argmax(1)
+    confidence = upos[np.arange(len(upos_ids)), upos_ids]
+    tags = {"upos": np.asarray(teachers[0].vocabs.upos.itos, dtype=object)[upos_ids]}
+    if has_xpos:
+        tags["xpos"] = np.asarray(teachers[0].vocabs.xpos.itos, dtype=object)[
+            votes.averaged["xpos"].argmax(1)
+        ]
     counts["words"] += len(upos_ids)
-    counts["agreeing_words"] += int(agree.sum())
+    counts["agreeing_words"] += int((votes.choices["upos"] == votes.choices["upos"][0]).all(axis=0).sum())
     start = 0
     for words in block:
         end = start + len(words)
-        row = {"tokens": words, "upos": upos_names[start:end].tolist()}
-        if xpos_names is not None:
-            row["xpos"] = xpos_names[start:end].tolist()
+        row = {"tokens": words, **{name: names[start:end].tolist() for name, names in tags.items()}}
         row["confidence"] = float(confidence[start:end].min())
         yield row
         start = end

@@ -381,19 +381,20 @@ class TrainClassifierStage(Stage):
         return [" ".join(tokens[i]) for i in kept]
 
 
-def vectors_files(location: str | None, setting: str) -> list[Path]:
+def vectors_files(location: str | None, setting: str, missing: str = "") -> list[Path]:
     """The files a ``vectors:`` setting reads (a word2vec run's model folder: the files in it), so
-    that a training stage re-runs when the vectors change; a missing path is a config error."""
+    that a training stage re-runs when the vectors change; a missing path is a config error that
+    says ``missing`` (by default: how to get vectors). Any setting naming a model folder will do."""
     if location is None:
         return []
     path = Path(location)
     if not path.exists():
         from nlp_rnn.errors import ConfigError
 
-        raise ConfigError(
-            f"{setting}: {path} not found (train vectors first, e.g. with "
-            f"pipelines/word2vec_wiki.yaml, or set {setting}=null)"
+        hint = (
+            missing or f"train vectors first, e.g. with pipelines/word2vec_wiki.yaml, or set {setting}=null"
         )
+        raise ConfigError(f"{setting}: {path} not found ({hint})")
     if path.is_dir():
         return sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
     return [path]

@@ -33,6 +33,7 @@ from nlp_rnn.data.batching import inference_batches
 from nlp_rnn.data.conllu import iter_sentences, write_conllu
 from nlp_rnn.errors import InputError, NlpRnnError
 from nlp_rnn.fileio import atomic_file, chunked, iter_lines
+from nlp_rnn.models import bilstm_inference
 from nlp_rnn.models.low_precision import check_precision
 from nlp_rnn.models.tagger import IGNORE, RNNTagger, TaggerConfig
 from nlp_rnn.tasks import (
@@ -431,7 +432,7 @@ class FormCache:
     def table(self, model: RNNTagger, vocabs: TaggingVocabs, device: torch.device) -> FormTable:
         """A fresh form table that starts with the cached forms (rebuilding them if the weights
         changed); hold :attr:`lock` from here to the end of :meth:`projections`'s use."""
-        key = (device, tuple((id(p), p._version) for p in model.parameters()))
+        key = (device, bilstm_inference.weights_version(model))
         if key != self._key or self._table is None:
             table = FormTable(vocabs.chars, model.config.max_word_chars)
             encoded = encode_sentences([self.forms], vocabs, table)
