@@ -215,7 +215,7 @@ def test_finished_sentences_leave_the_running_batch(monkeypatch):
     assert rows == [2, 2, 1, 1, 1]
     rows.clear()
     beam_search(model, src, lengths, beam_size=3, max_len_a=1.0, max_len_b=0)
-    assert rows == [6, 6, 3, 3, 3]
+    assert rows == [2, 6, 3, 3, 3]  # the first step runs one path per sentence, not 3 equal ones
 
 
 # --- beam against greedy --------------------------------------------------------------------------
@@ -262,6 +262,40 @@ def test_n_best_hypotheses_are_distinct_and_sorted():
         for h in hypotheses:
             assert EOS not in h.tokens and BOS not in h.tokens and PAD not in h.tokens
             assert h.score == pytest.approx(h.log_prob / gnmt_length_penalty(len(h.tokens) + 1, 1.0))
+
+
+@pytest.mark.parametrize("cell, attention, input_feeding", VARIANTS, ids=VARIANT_IDS)
+def test_one_best_stops_sooner_with_the_same_result(monkeypatch, cell, attention, input_feeding):
+    """Without a length penalty, stopping once nothing alive can beat the best finished hypothesis
+    is exact: n_best=1 returns the top of the n_best=k list, in fewer decoder rows."""
+    model = briefly_trained(cell, attention, input_feeding, 0)
+    src, lengths = sources(LENGTHS + [4, 6, 3])
+    rows: list[int] = []
+    decode_step = model.decode_step
+
+    def counting_step(prev_tokens, state):
+        rows.append(prev_tokens.numel())
+        return decode_step(prev_tokens, state)
+
+    monkeypatch.setattr(model, "decode_step", counting_step)
+    full = beam_search(model, src, lengths, beam_size=4, n_best=4, length_penalty=0.0)
+    full_rows = sum(rows)
+    rows.clear()
+    top = beam_search(model, src, lengths, beam_size=4, n_best=1, length_penalty=0.0)
+    assert [h[0].tokens for h in top] == [h[0].tokens for h in full]
+    assert [h[0].log_prob for h in top] == pytest.approx([h[0].log_prob for h in full], abs=1e-5)
+    assert sum(rows) < full_rows
+
+
+def test_beam_wider_than_half_the_vocabulary():
+    """A first step with fewer than 2k extensions (V = 12 < 2 x 8) pads the candidates."""
+    model = briefly_trained("gru", "general", False, 0)
+    src, lengths = sources(LENGTHS)
+    results = beam_search(model, src, lengths, beam_size=8, n_best=8, length_penalty=0.0)
+    for i, hypotheses in enumerate(results):
+        assert len({tuple(h.tokens) for h in hypotheses}) == len(hypotheses) == 8
+        single = beam_search(model, *alone(src, lengths, i), beam_size=8, n_best=8, length_penalty=0.0)
+        assert [h.tokens for h in single[0]] == [h.tokens for h in hypotheses]
 
 
 # --- length caps ----------------------------------------------------------------------------------

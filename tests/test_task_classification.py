@@ -126,6 +126,14 @@ def test_inference_batches_hold_one_length_where_groups_are_large() -> None:
     assert [len(batch) for batch in inference_batches([5] * 5, batch_size=2)] == [2, 2, 1]
 
 
+def test_inference_batches_filled_across_lengths() -> None:
+    lengths = [4] * 5 + [3] * 5 + [9, 10]
+    batches = inference_batches(lengths, batch_size=8, one_length=False)
+    assert [[lengths[i] for i in batch] for batch in batches] == [[3] * 5 + [4] * 3, [4, 4, 9, 10]]
+    capped = inference_batches([5] * 5, batch_size=8, max_tokens=10, one_length=False)
+    assert [len(batch) for batch in capped] == [2, 2, 1]
+
+
 # --------------------------------------------------------------------------- the round trip
 
 

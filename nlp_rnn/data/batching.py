@@ -232,7 +232,7 @@ __all__ = [
 
 
 def inference_batches(
-    lengths: Sequence[int], batch_size: int = 256, max_tokens: int | None = None
+    lengths: Sequence[int], batch_size: int = 256, max_tokens: int | None = None, one_length: bool = True
 ) -> list[list[int]]:
     """Indices sorted by length, cut into batches that hold one length where that costs little.
 
@@ -241,6 +241,11 @@ def inference_batches(
     padded steps themselves. So a batch is closed where the length changes once it holds a
     quarter of ``batch_size``; smaller groups of a length (long texts, where lengths rarely repeat)
     share a batch with their neighbours. ``max_tokens`` caps padded tokens per batch.
+
+    ``one_length=False`` fills every batch to ``batch_size`` (or ``max_tokens``) instead: for
+    sequence-to-sequence decoding, where the encoder is a small share of the time and the
+    decoder's matrix products run faster on more rows (1.09x on Multi30k dev, beam 5, 64
+    sentences a batch; README, Translation).
     """
     order = sorted(range(len(lengths)), key=lengths.__getitem__)
     batches: list[list[int]] = []
@@ -251,7 +256,9 @@ def inference_batches(
             full = len(current) >= batch_size or (
                 max_tokens is not None and length * (len(current) + 1) > max_tokens
             )
-            new_length = length != lengths[current[-1]] and len(current) >= max(1, batch_size // 4)
+            new_length = (
+                one_length and length != lengths[current[-1]] and len(current) >= max(1, batch_size // 4)
+            )
             if full or new_length:
                 batches.append(current)
                 current = []

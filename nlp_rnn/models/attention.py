@@ -111,7 +111,7 @@ class AdditiveAttention(Attention):
 
     def score(self, query: Tensor, keys: Tensor) -> Tensor:
         projected = self.query_projection(query)  # B x T x A
-        hidden = torch.tanh(projected.unsqueeze(2) + keys.unsqueeze(1))  # B x T x S x A
+        hidden = (projected.unsqueeze(2) + keys.unsqueeze(1)).tanh_()  # B x T x S x A, one buffer
         return self.v(hidden).squeeze(-1)  # B x T x S
 
 

@@ -13,9 +13,11 @@ Beam search (``beam_size`` k) keeps k alive hypotheses per sentence. Each step t
 extensions; those among the first k that end in EOS are finished (moved to the sentence's pool of
 the k best finished hypotheses), and the first k that do not end in EOS stay alive, so a finished
 hypothesis never takes an alive slot. A sentence is done once it reaches its length cap, or once
-it has finished k hypotheses and its best alive path, scored as if it ended at the next step, is
-no better than the worst of them (:func:`_cannot_improve`; stopping at the first k finished, as
-fairseq does, can return a worse hypothesis than the one the beam still holds). Finished hypotheses rank by
+it has finished ``n_best`` hypotheses (the number it returns) and its best alive path, scored as
+if it ended at the next step, is no better than the worst of those ``n_best``
+(:func:`_cannot_improve`): nothing the beam still holds could then enter the output. Stopping at
+the first k finished, as fairseq does, can return a worse hypothesis than the one the beam still
+holds; waiting for k finished when fewer are returned only costs steps. Finished hypotheses rank by
 ``log_prob / lp(length)`` with GNMT's length penalty ``lp(length) = ((5 + length) / 6) ** alpha``
 (Wu et al. 2016), where ``length`` counts the output tokens *including* EOS and ``alpha`` is
 ``length_penalty``; ``alpha = 0`` ranks by the plain log-probability.
@@ -37,6 +39,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from nlp_rnn.models.seq2seq import DecoderState, Seq2Seq
@@ -128,23 +131,28 @@ NO_CONSTRAINTS = Constraints()
 
 
 def _restrict(
-    log_probs: Tensor, at_cap: Tensor, model: Seq2Seq, history: Tensor, constraints: Constraints
+    log_probs: Tensor, cap_rows: Tensor | None, model: Seq2Seq, history: Tensor, constraints: Constraints
 ) -> Tensor:
-    """``log_probs`` (N x V) with padding and BOS banned everywhere, every token but EOS banned in
-    the rows where ``at_cap`` (N) is true, and elsewhere what ``constraints`` forbid given the
-    tokens so far, ``history`` (N x t)."""
-    vocab = torch.arange(log_probs.size(-1), device=log_probs.device)  # V
-    never = (vocab == model.pad_id) | (vocab == model.bos_id)  # V
-    for token in constraints.banned_ids:
-        never = never | (vocab == token)
-    banned = never | (at_cap.unsqueeze(-1) & (vocab != model.eos_id))  # N x V
-    steps = history.size(1)
-    if steps < constraints.min_length:
-        banned = banned | ((vocab == model.eos_id) & ~at_cap.unsqueeze(-1))
+    """``log_probs`` (N x V, changed in place and returned) with padding and BOS banned everywhere,
+    every token but EOS banned in the rows ``cap_rows`` (a 1-d long tensor: the rows at their
+    length cap; None when there are none), and elsewhere what ``constraints`` forbid given the
+    tokens so far, ``history`` (N x t).
+
+    Bans columns and rows in place rather than building an N x V mask: the step's other work on
+    N x V numbers is the log-softmax and a top-k.
+    """
+    never = torch.tensor([model.pad_id, model.bos_id, *constraints.banned_ids], device=log_probs.device)
+    log_probs.index_fill_(1, never, float("-inf"))
     n = constraints.no_repeat_ngram_size
-    if n > 0 and steps >= n:
-        banned = banned | _repeated_ngrams(history, n, log_probs.size(-1))
-    return log_probs.masked_fill(banned, float("-inf"))  # N x V
+    if n > 0 and history.size(1) >= n:
+        log_probs.masked_fill_(_repeated_ngrams(history, n, log_probs.size(-1)), float("-inf"))
+    eos_at_cap = None if cap_rows is None else log_probs[cap_rows, model.eos_id]  # copied: C
+    if history.size(1) < constraints.min_length:
+        log_probs[:, model.eos_id] = float("-inf")
+    if cap_rows is not None:
+        log_probs.index_fill_(0, cap_rows, float("-inf"))
+        log_probs[cap_rows, model.eos_id] = eos_at_cap
+    return log_probs  # N x V
 
 
 def _repeated_ngrams(history: Tensor, n: int, vocab: int) -> Tensor:
@@ -204,10 +212,12 @@ def greedy_search(
     out = _empty_paths(batch, 1, steps, source, return_attention, model.pad_id, state.source.memory)
     out.log_probs.zero_()
     running = torch.arange(batch, device=src.device)  # R: the running rows' sentences
+    next_cap = int(caps.min())  # the first step at which a running sentence reaches its cap
     prev = torch.full((batch,), model.bos_id, dtype=torch.long, device=src.device)  # R
     for t in range(steps):
         log_probs, state, weights = model.decode_step(prev, state)  # R x V, R x S
-        log_probs = _restrict(log_probs, caps[running] == t, model, out.tokens[running, 0, :t], constraints)
+        cap_rows = (caps[running] == t).nonzero().squeeze(1) if t == next_cap else None
+        log_probs = _restrict(log_probs, cap_rows, model, out.tokens[running, 0, :t], constraints)
         best, prev = log_probs.max(dim=-1)  # R, R
         out.tokens[running, 0, t] = prev
         out.log_probs[running, 0] += best
@@ -220,20 +230,33 @@ def greedy_search(
             if keep.numel() == 0:
                 break
             running, prev, state = running[keep], prev[keep], state.index_select(keep)
+            next_cap = int(caps[running].min())
     out = out._replace(scores=out.log_probs)
     return [sentence[0] for sentence in _hypotheses(out, src_lengths)]
 
 
-def _extend(alive: _Paths, log_probs: Tensor, weights: Tensor, t: int, eos_id: int) -> tuple[_Paths, Tensor]:
-    """The 2k best one-token extensions of each sentence's k alive paths, best first.
+def _extend(
+    alive: _Paths, log_probs: Tensor, weights: Tensor, t: int, eos_id: int, k: int
+) -> tuple[_Paths, Tensor]:
+    """The 2k best one-token extensions of each sentence's w alive paths, best first.
 
-    ``log_probs`` (R x k x V) and ``weights`` (R x k x S) are the step's outputs per alive path.
-    Returns the candidates (R x 2k; scores are log-probabilities) and the alive path each extends.
+    ``log_probs`` (R x w x V) and ``weights`` (R x w x S) are the step's outputs per alive path
+    (w = k, or 1 at the first step). Returns the candidates (R x 2k; scores are log-probabilities;
+    score -inf where fewer than 2k extensions exist) and the alive path each extends.
+
+    The 2k best of a sentence's w x V extensions are among each path's 2k best tokens (a path's
+    log-probability adds the same amount to all of its extensions), so the top-k runs per path
+    over V and then per sentence over w x 2k; no R x w x V sum is written.
     """
-    sentences, k, vocab = log_probs.shape
-    totals = alive.log_probs.unsqueeze(-1) + log_probs  # R x k x V
-    scores, flat = totals.view(sentences, k * vocab).topk(2 * k, dim=1)  # R x 2k
-    beams, tokens = flat // vocab, flat % vocab  # R x 2k
+    sentences, width, vocab = log_probs.shape
+    per_path = min(2 * k, vocab)
+    best, best_tokens = log_probs.topk(per_path, dim=-1)  # R x w x m
+    totals = (alive.log_probs.unsqueeze(-1) + best).view(sentences, width * per_path)  # R x w*m
+    scores, flat = totals.topk(min(2 * k, width * per_path), dim=1)  # R x 2k (or fewer)
+    if scores.size(1) < 2 * k:  # the first step over a vocabulary smaller than 2k
+        missing = 2 * k - scores.size(1)
+        scores, flat = F.pad(scores, (0, missing), value=float("-inf")), F.pad(flat, (0, missing))
+    beams, tokens = flat // per_path, best_tokens.view(sentences, width * per_path).gather(1, flat)  # R x 2k
     paths = alive.gather(beams)  # R x 2k, the histories before this step
     paths.tokens[:, :, t] = tokens
     if paths.attention is not None:
@@ -251,14 +274,14 @@ def _finish(pool: _Paths, candidates: _Paths, finished: Tensor, penalty: float) 
 
 
 class _Running(NamedTuple):
-    """The sentences beam search still runs: R of them, k beams each."""
+    """The sentences beam search still runs: R of them, k beams each (w = 1 before the first step)."""
 
     sentences: Tensor  # R: index into the batch
     found: Tensor  # R: finished hypotheses so far
-    alive: _Paths  # R x k
+    alive: _Paths  # R x w
     pool: _Paths  # R x k: the best finished hypotheses, best first
-    state: DecoderState  # R*k rows, sentence-major
-    prev: Tensor  # R*k: the alive paths' last tokens
+    state: DecoderState  # R*w rows, sentence-major
+    prev: Tensor  # R*w: the alive paths' last tokens
 
     def keep(self, kept: Tensor) -> _Running:
         """Only the sentences ``kept`` (a 1-d long tensor)."""
@@ -275,16 +298,29 @@ class _Running(NamedTuple):
 
 
 def _beam_step(
-    model: Seq2Seq, run: _Running, at_cap: Tensor, t: int, length_penalty: float, constraints: Constraints
+    model: Seq2Seq,
+    run: _Running,
+    k: int,
+    cap_rows: Tensor | None,
+    t: int,
+    length_penalty: float,
+    constraints: Constraints,
 ) -> _Running:
-    """Extend every alive path by one token; finish those that end in EOS among the best k."""
-    sentences, k = run.alive.scores.shape
-    log_probs, state, weights = model.decode_step(run.prev, run.state)  # R*k x V, R*k x S
-    history = run.alive.tokens[:, :, :t].reshape(sentences * k, t)  # R*k x t
-    log_probs = _restrict(log_probs, at_cap.repeat_interleave(k), model, history, constraints)
-    candidates, beams = _extend(
-        run.alive, log_probs.view(sentences, k, -1), weights.view(sentences, k, -1), t, model.eos_id
-    )  # R x 2k
+    """Extend every alive path by one token; finish those that end in EOS among the best k.
+
+    ``run`` holds w alive paths per sentence: k, or 1 at the first step (then the state has one
+    row per sentence, and the step's choice of k paths also repeats the source rows into beams).
+    ``cap_rows`` (1-d, or None for none) are the running sentences at their length cap.
+    """
+    sentences, width = run.alive.scores.shape
+    log_probs, state, weights = model.decode_step(run.prev, run.state)  # R*w x V, R*w x S
+    history = run.alive.tokens[:, :, :t].reshape(sentences * width, t)  # R*w x t
+    if cap_rows is not None:
+        beam = torch.arange(width, device=cap_rows.device)  # w
+        cap_rows = (cap_rows.unsqueeze(1) * width + beam).flatten()  # C*w
+    log_probs = _restrict(log_probs, cap_rows, model, history, constraints)
+    log_probs, weights = log_probs.view(sentences, width, -1), weights.view(sentences, width, -1)
+    candidates, beams = _extend(run.alive, log_probs, weights, t, model.eos_id, k)  # R x 2k
     ended = candidates.tokens[:, :, t] == model.eos_id  # R x 2k
     first_k = torch.arange(2 * k, device=ended.device) < k  # 2k
     finished = ended & first_k & candidates.log_probs.isfinite()  # R x 2k
@@ -296,15 +332,17 @@ def _beam_step(
     rank = torch.arange(2 * k, device=ended.device) + ended * 2 * k  # R x 2k, EOS last
     order = rank.topk(k, dim=1, largest=False).indices  # R x k
     alive = candidates.gather(order)  # R x k
-    rows = (torch.arange(sentences, device=ended.device) * k).unsqueeze(1) + beams.gather(1, order)  # R x k
-    return _Running(
-        run.sentences, found, alive, pool, state.reorder(rows.flatten()), alive.tokens[:, :, t].flatten()
-    )
+    first_rows = torch.arange(sentences, device=ended.device) * width  # R
+    rows = first_rows.unsqueeze(1) + beams.gather(1, order)  # R x k
+    # beams move among the rows of one sentence; at the first step the source rows are repeated
+    state = state.index_select(rows.flatten()) if width < k else state.reorder(rows.flatten())
+    return _Running(run.sentences, found, alive, pool, state, alive.tokens[:, :, t].flatten())
 
 
-def _cannot_improve(run: _Running, length: int, length_penalty: float) -> Tensor:
+def _cannot_improve(run: _Running, length: int, length_penalty: float, n_best: int) -> Tensor:
     """R: whether the best alive path of a sentence, scored as if it ended at the next step with
-    ``length`` tokens (EOS included), is no better than the worst pooled hypothesis.
+    ``length`` tokens (EOS included), is no better than the ``n_best``-th pooled hypothesis (the
+    worst one the search returns), so that nothing the beam still holds could enter the output.
 
     Exact without a length penalty (a path's log-probability only falls, so it can never catch
     up); with one it is the usual heuristic (Hugging Face's ``early_stopping=False``), since a
@@ -312,7 +350,8 @@ def _cannot_improve(run: _Running, length: int, length_penalty: float) -> Tensor
     but it keeps nearly every sentence running to its cap, several times slower.
     """
     best_alive = run.alive.log_probs.max(dim=1).values  # R
-    return best_alive / gnmt_length_penalty(length, length_penalty) <= run.pool.scores[:, -1]  # R
+    bound = best_alive / gnmt_length_penalty(length, length_penalty)  # R
+    return bound <= run.pool.scores[:, n_best - 1]  # R
 
 
 @torch.inference_mode()
@@ -343,24 +382,27 @@ def beam_search(
     caps = max_output_lengths(src_lengths, max_len_a, max_len_b)  # B
     steps = int(caps.max()) + 1
     sentences = torch.arange(batch, device=src.device)  # B
-    state = _encode(model, src, src_lengths, src_extended).index_select(sentences.repeat_interleave(k))
+    state = _encode(model, src, src_lengths, src_extended)  # B rows: the first step runs one path each
 
     def empty(width: int) -> _Paths:
         return _empty_paths(batch, width, steps, source, return_attention, model.pad_id, state.source.memory)
 
-    alive, out = empty(k), empty(n_best)
-    alive.log_probs[:, 0] = 0.0  # one real path to start; the other beams would only repeat it
+    alive, out = empty(1), empty(n_best)
+    alive.log_probs.zero_()  # one empty path per sentence; k copies of it would only repeat its work
     found = torch.zeros(batch, dtype=torch.long, device=src.device)  # B
-    prev = torch.full((batch * k,), model.bos_id, dtype=torch.long, device=src.device)  # B*k
+    prev = torch.full((batch,), model.bos_id, dtype=torch.long, device=src.device)  # B
     run = _Running(sentences, found, alive, empty(k), state, prev)
+    next_cap = int(caps.min())  # the first step at which a running sentence reaches its cap
     for t in range(steps):
         at_cap = caps[run.sentences] == t  # R
-        run = _beam_step(model, run, at_cap, t, length_penalty, constraints)
-        done = at_cap | ((run.found >= k) & _cannot_improve(run, t + 2, length_penalty))
+        cap_rows = at_cap.nonzero().squeeze(1) if t == next_cap else None
+        run = _beam_step(model, run, k, cap_rows, t, length_penalty, constraints)
+        done = at_cap | ((run.found >= n_best) & _cannot_improve(run, t + 2, length_penalty, n_best))
         if bool(done.any()):
             best = run.pool.rows(done.nonzero().squeeze(1)).map(lambda part: part[:, :n_best])
             out.write(run.sentences[done], best)
             if bool(done.all()):
                 break
             run = run.keep((~done).nonzero().squeeze(1))
+            next_cap = int(caps[run.sentences].min())
     return _hypotheses(out, src_lengths)

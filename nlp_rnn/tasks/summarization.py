@@ -291,7 +291,8 @@ class SummarizationPredictor:
         was_training = self.model.training
         self.model.eval()
         try:
-            for batch in inference_batches([len(encoded[i][0]) for i in real], options.batch_size):
+            source_lengths = [len(encoded[i][0]) for i in real]
+            for batch in inference_batches(source_lengths, options.batch_size, one_length=False):
                 rows = [real[j] for j in batch]
                 src_ext = pad_ids([np.asarray(encoded[i][0], dtype=np.int64) for i in rows]).to(self.device)
                 src = torch.where(src_ext < len(self.vocab), src_ext, UNK_ID)  # B x S

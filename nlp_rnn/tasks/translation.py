@@ -391,7 +391,7 @@ class TranslationPredictor:
         ids = [source.encode_ids(sentence) for sentence in sentences]
         results = [Translation(text, source.tokenize(text), []) for text in sentences]
         real = [i for i, sentence_ids in enumerate(ids) if sentence_ids]
-        batches = inference_batches([len(ids[i]) for i in real], batch_size, max_tokens)
+        batches = inference_batches([len(ids[i]) for i in real], batch_size, max_tokens, one_length=False)
         model = self.search_model(precision)
         was_training = self.model.training
         self.model.eval()

@@ -1,0 +1,60 @@
+"""What the ``bench_*_revisions.py`` scripts share: an earlier revision of this repository in a
+temporary git worktree, child processes that import the package from a chosen tree, and the
+report of alternating old/new rounds."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextmanager
+def worktree(revision: str) -> Iterator[Path]:
+    """A detached checkout of ``revision``, removed afterwards."""
+    with tempfile.TemporaryDirectory() as temporary:
+        tree = Path(temporary) / "old"
+        add = ["git", "-C", str(ROOT), "worktree", "add", "--detach", "--quiet", str(tree), revision]
+        subprocess.run(add, check=True)
+        try:
+            yield tree
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=True)
+
+
+def import_from(code: Path) -> None:
+    """Make ``import nlp_rnn`` (in this child process) load the package in ``code``."""
+    # an editable install's import hook would find this checkout first: drop it
+    sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
+    sys.path.insert(0, str(code))
+    import nlp_rnn
+
+    assert Path(nlp_rnn.__file__).resolve().is_relative_to(code.resolve()), nlp_rnn.__file__
+
+
+def run_child(command: list[str]) -> dict:
+    """Run a child process and parse the JSON object on its last line of output."""
+    environment = {**os.environ, "PYTHONPATH": ""}
+    result = subprocess.run(command, check=True, capture_output=True, text=True, env=environment)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def summarize(rows: list[dict[str, dict]], speed: str, unit: str, digest: str) -> dict:
+    """Medians of ``speed`` (higher is faster) over the rounds, the median of the per-round ratios
+    new/old, and whether every round's ``digest`` (of the outputs) agreed; printed and returned."""
+    old = statistics.median(r["old"][speed] for r in rows)
+    new = statistics.median(r["new"][speed] for r in rows)
+    ratio = statistics.median(r["new"][speed] / r["old"][speed] for r in rows)
+    same = all(r["old"][digest] == r["new"][digest] for r in rows)
+    print(f"medians over {len(rows)} rounds: old {old:,.1f}, new {new:,.1f} {unit}")
+    print(f"median of the rounds' ratios new/old: {ratio:.2f}x")
+    print("outputs identical" if same else "outputs DIFFER between the revisions")
+    return {"old": old, "new": new, "ratio": ratio, "same_outputs": same}
