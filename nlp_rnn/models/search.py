@@ -141,8 +141,8 @@ def _restrict(
     Bans columns and rows in place rather than building an N x V mask: the step's other work on
     N x V numbers is the log-softmax and a top-k.
     """
-    never = torch.tensor([model.pad_id, model.bos_id, *constraints.banned_ids], device=log_probs.device)
-    log_probs.index_fill_(1, never, float("-inf"))
+    for token in (model.pad_id, model.bos_id, *constraints.banned_ids):  # no index tensor to copy to a GPU
+        log_probs[:, token] = float("-inf")
     n = constraints.no_repeat_ngram_size
     if n > 0 and history.size(1) >= n:
         log_probs.masked_fill_(_repeated_ngrams(history, n, log_probs.size(-1)), float("-inf"))
