@@ -11,7 +11,9 @@ offers: ``filled`` (every batch holds ``batch_size`` sentences, what decoding us
 ``batch_size``, what the classifier and tagger use). The combinations alternate ``--repeats``
 times so that load from other processes hits all alike; prints the median seconds of each, its
 decoder rows (sentences x beams summed over the steps) and the number of batches, and whether all
-combinations translated identically.
+combinations translated identically. With ``--profile``, one more pass of the first combination
+runs under ``torch.profiler`` and the ten operators with the most CPU time are printed with their
+shares (where decoding time goes).
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ import argparse
 import statistics
 import time
 from pathlib import Path
+from unittest import mock
 
-import torch
+from revision_bench import counting_decoder_rows
+from torch.profiler import ProfilerActivity, profile
 
 import nlp_rnn.tasks.translation as translation
 from nlp_rnn.api import load_model
@@ -38,61 +42,57 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 128])
     parser.add_argument("--beam", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--profile", action="store_true", help="profile one more pass of the first combination"
+    )
     args = parser.parse_args(argv)
 
     sources = list(load_corpus("multi30k", "dev", data_dir=args.data_dir)["src"])
     translator = load_model(args.model)
-    decode_step = translator.model.decode_step
-    rows = [0]
-
-    def counting_step(prev_tokens: torch.Tensor, state: object) -> object:
-        rows[0] += prev_tokens.numel()
-        return decode_step(prev_tokens, state)
-
     batches = [0]
 
-    def batching(one_length: bool):  # -> an inference_batches that cuts by this rule
+    def cut_by(rule: str):  # -> an inference_batches that cuts by this rule, whatever the caller asks
         def cut(lengths: list[int], batch_size: int, max_tokens: int, **_: object) -> list[list[int]]:
-            # this rule, whatever the caller asked for
-            found = inference_batches(lengths, batch_size, max_tokens, one_length=one_length)
+            found = inference_batches(lengths, batch_size, max_tokens, one_length=rule == "one_length")
             batches[0] = len(found)
             return found
 
         return cut
 
+    def translate(rule: str, size: int) -> list[str]:
+        with mock.patch.object(translation, "inference_batches", cut_by(rule)):
+            return [t.text for t in translator.translate(sources, beam_size=args.beam, batch_size=size)]
+
     combinations = [(rule, size) for rule in ("filled", "one_length") for size in args.batch_sizes]
-    seconds: dict[tuple[str, int], list[float]] = {c: [] for c in combinations}
     counts: dict[tuple[str, int], tuple[int, int]] = {}
     outputs: dict[tuple[str, int], list[str]] = {}
-    original = translation.inference_batches
-    try:
-        for repeat in range(args.repeats + 1):  # the first round warms up and counts
-            for rule, size in combinations:
-                translation.inference_batches = batching(rule == "one_length")
-                rows[0] = 0
-                translator.model.decode_step = counting_step if repeat == 0 else decode_step
-                started = time.perf_counter()
-                found = translator.translate(sources, beam_size=args.beam, batch_size=size)
-                elapsed = time.perf_counter() - started
-                if repeat == 0:
-                    counts[(rule, size)] = rows[0], batches[0]
-                    outputs[(rule, size)] = [t.text for t in found]
-                else:
-                    seconds[(rule, size)].append(elapsed)
-    finally:
-        translation.inference_batches = original
-        translator.model.decode_step = decode_step
+    for combination in combinations:  # warms up, counts and keeps the outputs
+        with counting_decoder_rows(translator.model) as rows:
+            outputs[combination] = translate(*combination)
+        counts[combination] = rows[0], batches[0]
+    seconds: dict[tuple[str, int], list[float]] = {c: [] for c in combinations}
+    for _ in range(args.repeats):
+        for combination in combinations:
+            started = time.perf_counter()
+            translate(*combination)
+            seconds[combination].append(time.perf_counter() - started)
     results = {}
-    for combination in combinations:
-        median = statistics.median(seconds[combination])
-        decoder_rows, batch_count = counts[combination]
-        results[f"{combination[0]} {combination[1]}"] = median
-        print(
-            f"{combination[0]:>10} batch {combination[1]:>4}: {median:6.2f} s "
-            f"({decoder_rows:,} decoder rows, {batch_count} batches)"
-        )
+    for (rule, size), values in seconds.items():
+        median = statistics.median(values)
+        decoder_rows, batch_count = counts[(rule, size)]
+        results[f"{rule} {size}"] = median
+        print(f"{rule:>10} batch {size:>4}: {median:6.2f} s ", end="")
+        print(f"({decoder_rows:,} decoder rows, {batch_count} batches)")
     same = len({tuple(lines) for lines in outputs.values()}) == 1
     print("outputs identical" if same else "outputs differ between the combinations")
+    if args.profile:
+        with profile(activities=[ProfilerActivity.CPU]) as profiled:
+            translate(*combinations[0])
+        events = profiled.key_averages()
+        total = sum(event.self_cpu_time_total for event in events)
+        print(f"profile of one pass, {combinations[0][0]} batch {combinations[0][1]}:")
+        for event in sorted(events, key=lambda e: e.self_cpu_time_total, reverse=True)[:10]:
+            print(f"{event.key:>24}: {100 * event.self_cpu_time_total / total:5.1f}% of the CPU time")
     return {"seconds": results, "same_outputs": same}
 
 

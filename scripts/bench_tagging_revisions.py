@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from revision_bench import ROOT, import_from, run_child, summarize, worktree
+from revision_bench import alternate, import_from, run_child, summarize
 
 EWT_DEV = "ud_english_ewt/en_ewt-ud-dev.conllu"
 
@@ -61,14 +61,12 @@ def main(argv: list[str] | None = None) -> dict:
         print(json.dumps(time_tagging(args.child, args.model, args.gold, args.repeats)))
         return {}
 
-    rows = []
-    with worktree(args.old) as old_tree:
-        for _ in range(args.rounds):
-            row = {name: _child(code, args) for name, code in (("old", old_tree), ("new", ROOT))}
-            rows.append(row)
-            old, new = (row[name]["words_per_second"] for name in ("old", "new"))
-            print(f"old {old:>9,.0f}  new {new:>9,.0f}")
+    rows = alternate(args.old, args.rounds, lambda code: _child(code, args), _words_per_second)
     return summarize(rows, "words_per_second", "words/s", "tags")
+
+
+def _words_per_second(result: dict) -> str:
+    return f"{result['words_per_second']:>9,.0f}"
 
 
 def _child(code: Path, args: argparse.Namespace) -> dict:

@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from revision_bench import ROOT, import_from, run_child, summarize, worktree
+from revision_bench import alternate, counting_decoder_rows, import_from, run_child, summarize
 
 
 def time_translation(code: Path, args: argparse.Namespace) -> dict:
@@ -41,12 +41,6 @@ def time_translation(code: Path, args: argparse.Namespace) -> dict:
     dev = load_corpus("multi30k", "dev", data_dir=args.data_dir)
     sources, references = list(dev["src"]), list(dev["tgt"])
     translator = load_model(args.model)
-    rows = [0]
-    decode_step = translator.model.decode_step
-
-    def counting_step(prev_tokens: torch.Tensor, state: object) -> object:
-        rows[0] += prev_tokens.numel()
-        return decode_step(prev_tokens, state)
 
     def translate() -> list[str]:
         found = translator.translate(
@@ -54,9 +48,8 @@ def time_translation(code: Path, args: argparse.Namespace) -> dict:
         )
         return [t.text for t in found]
 
-    translator.model.decode_step = counting_step  # counts the warm-up pass only
-    lines = translate()
-    translator.model.decode_step = decode_step
+    with counting_decoder_rows(translator.model) as rows:  # the warm-up pass only
+        lines = translate()
     seconds = []
     for _ in range(args.repeats):
         started = time.perf_counter()
@@ -91,23 +84,21 @@ def main(argv: list[str] | None = None) -> dict:
         print(json.dumps(time_translation(args.child, args)))
         return {}
 
-    rows = []
-    with worktree(args.old) as old_tree:
-        for _ in range(args.rounds):
-            row = {name: _child(code, args) for name, code in (("old", old_tree), ("new", ROOT))}
-            rows.append(row)
-            times = (f"{name} {r['seconds']:6.2f} s ({r['decoder_rows']:,} rows)" for name, r in row.items())
-            print("  ".join(times))
+    rows = alternate(args.old, args.rounds, lambda code: _child(code, args), _seconds_and_rows)
     summary = summarize(rows, "sentences_per_second", "sentences/s", "output")
     for name in ("old", "new"):
         print(f"{name}: BLEU {rows[-1][name]['bleu']}, decoder rows {rows[-1][name]['decoder_rows']:,}")
     return {**summary, "bleu": {n: rows[-1][n]["bleu"] for n in ("old", "new")}}
 
 
+def _seconds_and_rows(result: dict) -> str:
+    return f"{result['seconds']:6.2f} s ({result['decoder_rows']:,} rows)"
+
+
 def _child(code: Path, args: argparse.Namespace) -> dict:
     command = [sys.executable, __file__, "--old", args.old, "--model", str(args.model), "--child", str(code)]
     command += ["--beam", str(args.beam), "--alpha", str(args.alpha), "--batch-size", str(args.batch_size)]
-    command += ["--threads", str(args.threads), "--rounds", "1", "--repeats", str(args.repeats)]
+    command += ["--threads", str(args.threads), "--repeats", str(args.repeats)]
     command += ["--data-dir", args.data_dir] if args.data_dir else []
     return run_child(command)
 

@@ -1,6 +1,7 @@
 """What the ``bench_*_revisions.py`` scripts share: an earlier revision of this repository in a
-temporary git worktree, child processes that import the package from a chosen tree, and the
-report of alternating old/new rounds."""
+temporary git worktree, child processes that import the package from a chosen tree, alternating
+old/new rounds and their report; and a count of a translator's decoder rows (also used by
+``bench_decoding.py``)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,6 +47,38 @@ def run_child(command: list[str]) -> dict:
     environment = {**os.environ, "PYTHONPATH": ""}
     result = subprocess.run(command, check=True, capture_output=True, text=True, env=environment)
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def alternate(
+    revision: str, rounds: int, child: Callable[[Path], dict], show: Callable[[dict], str]
+) -> list[dict]:
+    """``rounds`` rounds of ``child(tree)`` for the old tree (``revision``) and then this checkout;
+    each round ``{"old": ..., "new": ...}`` is printed with ``show`` and returned."""
+    rows = []
+    with worktree(revision) as old_tree:
+        for _ in range(rounds):
+            row = {name: child(code) for name, code in (("old", old_tree), ("new", ROOT))}
+            rows.append(row)
+            print("  ".join(f"{name} {show(result)}" for name, result in row.items()))
+    return rows
+
+
+@contextmanager
+def counting_decoder_rows(model: Any) -> Iterator[list[int]]:
+    """Within the block, ``counts[0]`` sums the rows of every ``model.decode_step`` call (sentences
+    x beams, over the steps: the work a search did)."""
+    decode_step = model.decode_step
+    counts = [0]
+
+    def counting_step(prev_tokens: Any, state: Any) -> Any:  # decode_step's own arguments
+        counts[0] += prev_tokens.numel()
+        return decode_step(prev_tokens, state)
+
+    model.decode_step = counting_step
+    try:
+        yield counts
+    finally:
+        del model.decode_step  # the class's method again
 
 
 def summarize(rows: list[dict[str, dict]], speed: str, unit: str, digest: str) -> dict:

@@ -87,6 +87,19 @@ def train(model: Seq2Seq, steps: int, batch_size: int, lr: float) -> None:
         optimizer.step()
 
 
+def decoder_rows(monkeypatch: pytest.MonkeyPatch, model: Seq2Seq) -> list[int]:
+    """A list that gets the row count of every ``model.decode_step`` call from now on."""
+    rows: list[int] = []
+    decode_step = model.decode_step
+
+    def counting_step(prev_tokens, state):
+        rows.append(prev_tokens.numel())
+        return decode_step(prev_tokens, state)
+
+    monkeypatch.setattr(model, "decode_step", counting_step)
+    return rows
+
+
 def sources(lengths: list[int], seed: int = 0, extra_padding: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-padded random sources (B x S) and their lengths."""
     generator = torch.Generator().manual_seed(seed)
@@ -202,14 +215,7 @@ def test_trained_model_output_does_not_depend_on_the_batch(copy_model):
 
 def test_finished_sentences_leave_the_running_batch(monkeypatch):
     model = never_stopping_model()
-    rows: list[int] = []
-    decode_step = model.decode_step
-
-    def counting_step(prev_tokens, state):
-        rows.append(prev_tokens.numel())
-        return decode_step(prev_tokens, state)
-
-    monkeypatch.setattr(model, "decode_step", counting_step)
+    rows = decoder_rows(monkeypatch, model)
     src, lengths = sources([1, 4])  # caps 1 and 4 with max_len_a=1, max_len_b=0
     greedy_search(model, src, lengths, max_len_a=1.0, max_len_b=0)
     assert rows == [2, 2, 1, 1, 1]
@@ -270,14 +276,7 @@ def test_one_best_stops_sooner_with_the_same_result(monkeypatch, cell, attention
     is exact: n_best=1 returns the top of the n_best=k list, in fewer decoder rows."""
     model = briefly_trained(cell, attention, input_feeding, 0)
     src, lengths = sources(LENGTHS + [4, 6, 3])
-    rows: list[int] = []
-    decode_step = model.decode_step
-
-    def counting_step(prev_tokens, state):
-        rows.append(prev_tokens.numel())
-        return decode_step(prev_tokens, state)
-
-    monkeypatch.setattr(model, "decode_step", counting_step)
+    rows = decoder_rows(monkeypatch, model)
     full = beam_search(model, src, lengths, beam_size=4, n_best=4, length_penalty=0.0)
     full_rows = sum(rows)
     rows.clear()
