@@ -131,12 +131,18 @@ NO_CONSTRAINTS = Constraints()
 
 
 def _restrict(
-    log_probs: Tensor, cap_rows: Tensor | None, model: Seq2Seq, history: Tensor, constraints: Constraints
+    log_probs: Tensor,
+    cap_rows: Tensor | None,
+    model: Seq2Seq,
+    t: int,
+    history: Tensor | None,
+    constraints: Constraints,
 ) -> Tensor:
     """``log_probs`` (N x V, changed in place and returned) with padding and BOS banned everywhere,
     every token but EOS banned in the rows ``cap_rows`` (a 1-d long tensor: the rows at their
     length cap; None when there are none), and elsewhere what ``constraints`` forbid given the
-    tokens so far, ``history`` (N x t).
+    tokens so far: ``t`` of them per row, ``history`` (N x t; only n-gram blocking reads it, so
+    searches pass None without it).
 
     Bans columns and rows in place rather than building an N x V mask: the step's other work on
     N x V numbers is the log-softmax and a top-k.
@@ -144,10 +150,11 @@ def _restrict(
     for token in (model.pad_id, model.bos_id, *constraints.banned_ids):  # no index tensor to copy to a GPU
         log_probs[:, token] = float("-inf")
     n = constraints.no_repeat_ngram_size
-    if n > 0 and history.size(1) >= n:
+    if n > 0 and t >= n:
+        assert history is not None
         log_probs.masked_fill_(_repeated_ngrams(history, n, log_probs.size(-1)), float("-inf"))
     eos_at_cap = None if cap_rows is None else log_probs[cap_rows, model.eos_id]  # copied: C
-    if history.size(1) < constraints.min_length:
+    if t < constraints.min_length:
         log_probs[:, model.eos_id] = float("-inf")
     if cap_rows is not None:
         log_probs.index_fill_(0, cap_rows, float("-inf"))
@@ -217,7 +224,8 @@ def greedy_search(
     for t in range(steps):
         log_probs, state, weights = model.decode_step(prev, state)  # R x V, R x S
         cap_rows = (caps[running] == t).nonzero().squeeze(1) if t == next_cap else None
-        log_probs = _restrict(log_probs, cap_rows, model, out.tokens[running, 0, :t], constraints)
+        history = out.tokens[running, 0, :t] if constraints.no_repeat_ngram_size else None  # R x t
+        log_probs = _restrict(log_probs, cap_rows, model, t, history, constraints)
         best, prev = log_probs.max(dim=-1)  # R, R
         out.tokens[running, 0, t] = prev
         out.log_probs[running, 0] += best
@@ -314,11 +322,13 @@ def _beam_step(
     """
     sentences, width = run.alive.scores.shape
     log_probs, state, weights = model.decode_step(run.prev, run.state)  # R*w x V, R*w x S
-    history = run.alive.tokens[:, :, :t].reshape(sentences * width, t)  # R*w x t
+    history = (
+        run.alive.tokens[:, :, :t].reshape(sentences * width, t) if constraints.no_repeat_ngram_size else None
+    )  # R*w x t
     if cap_rows is not None:
         beam = torch.arange(width, device=cap_rows.device)  # w
         cap_rows = (cap_rows.unsqueeze(1) * width + beam).flatten()  # C*w
-    log_probs = _restrict(log_probs, cap_rows, model, history, constraints)
+    log_probs = _restrict(log_probs, cap_rows, model, t, history, constraints)
     log_probs, weights = log_probs.view(sentences, width, -1), weights.view(sentences, width, -1)
     candidates, beams = _extend(run.alive, log_probs, weights, t, model.eos_id, k)  # R x 2k
     ended = candidates.tokens[:, :, t] == model.eos_id  # R x 2k
