@@ -41,7 +41,7 @@ from torch import nn
 from nlp_rnn.data.batching import bucket_batches
 from nlp_rnn.data.catalog import load_corpus
 from nlp_rnn.models.classifier import ClassifierConfig, RNNClassifier
-from nlp_rnn.models.low_precision import check_precision
+from nlp_rnn.models.low_precision import FLOAT_PRECISIONS, check_precision
 from nlp_rnn.tasks.classification import (
     ClassificationPredictor,
     EncodedExamples,
@@ -232,7 +232,8 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         predictor = ClassificationPredictor(build_model(args, len(vocab)), tokenizer, vocab, label_vocab)
     texts = (dev_texts * (args.inference_sentences // len(dev_texts) + 1))[: args.inference_sentences]
-    precisions = [check_precision(name.strip()) for name in args.precisions.split(",")]
+    names = args.precisions.split(",")
+    precisions = [check_precision(name.strip(), supported=FLOAT_PRECISIONS) for name in names]
     end_to_end: dict[str, list[float]] = {precision: [] for precision in precisions}
     model_only: dict[str, list[float]] = {precision: [] for precision in precisions}
     for precision in precisions:

@@ -1,15 +1,22 @@
-"""Dynamic int8 (fbgemm) against fp32 matrix products at the tagger's inference shapes.
+"""Dynamic int8 (fbgemm) against fp32 matrix products at the tagger's or the translation decoder's shapes.
 
-    python scripts/bench_int8_gemm.py                 # torch's default threads
+    python scripts/bench_int8_gemm.py                 # the tagger's shapes, torch's default threads
     python scripts/bench_int8_gemm.py --threads 1
+    python scripts/bench_int8_gemm.py --shapes decoding
 
-The tagger's inference time is almost all matrix products (``addmm`` for the input products of
-a layer, ``baddbmm`` for the recurrence). Dynamic quantization would replace each with
-``quantized::linear_dynamic``: activations quantized to uint8 per call, weights int8 per output
-row. This script times both forms on random data of the shapes the 2x200 and 2x128 taggers
-run (all words of an 8,192-word batch at once, and one recurrence step of ~650 sentences),
-alternating in one process, and reports GFLOP/s, the speed ratio and the largest absolute
-difference of the outputs. Medians of ``--repeats``.
+The tagger's and a decoder's inference time is mostly matrix products. Dynamic quantization
+replaces each with ``quantized::linear_dynamic``: activations quantized to 7-bit unsigned
+integers per call over the whole input's range, weights int8 per output row. This script times
+fp32 ``addmm``, that product, and :class:`~nlp_rnn.models.low_precision.Int8Linear` (the same
+product with each row quantized over its own range, which ``--precision int8`` decodes with) on
+random data, alternating in one process, and reports GFLOP/s, the speed ratios to fp32 and the
+largest relative difference from fp32. Medians of ``--repeats``. The shapes:
+
+* ``tagger``: what the 2x200 and 2x128 taggers run (all words of an 8,192-word batch at once,
+  and one recurrence step of ~650 sentences);
+* ``decoding``: one beam-5 step of 64 sentences (320 rows) through the tutorial-size decoder
+  (GRU input and recurrent products, the attentional layer, an 8k output layer) and the CPU
+  recipe's 6k output layer, and the 64 rows of a greedy step.
 """
 
 from __future__ import annotations
@@ -23,8 +30,20 @@ from collections.abc import Callable
 
 import torch
 
-# (rows, inputs, outputs): input products of a whole batch, and one recurrence step.
-SHAPES = [(8192, 400, 1600), (650, 200, 800), (8192, 256, 1024), (650, 128, 512)]
+from nlp_rnn.models.low_precision import Int8Linear
+
+# (rows, inputs, outputs) of each shape set (see the module's docstring).
+SHAPES = {
+    "tagger": [(8192, 400, 1600), (650, 200, 800), (8192, 256, 1024), (650, 128, 512)],
+    "decoding": [
+        (320, 768, 1536),
+        (320, 512, 1536),
+        (320, 1024, 512),
+        (320, 512, 8000),
+        (320, 256, 6000),
+        (64, 512, 8000),
+    ],  # fmt: skip
+}
 
 
 def median_seconds(run: Callable[[], object], repeats: int) -> float:
@@ -37,14 +56,19 @@ def median_seconds(run: Callable[[], object], repeats: int) -> float:
     return statistics.median(times)
 
 
-def micro_benchmark_args(description: str, argv: list[str] | None) -> argparse.Namespace:
-    """``--repeats`` and ``--threads`` of the operator benchmarks (this one, bf16 and the CRF's);
-    sets torch's threads when ``--threads`` is given."""
+def micro_benchmark_args(
+    description: str, argv: list[str] | None, shape_sets: tuple[str, ...] = ()
+) -> argparse.Namespace:
+    """``--repeats`` and ``--threads`` of the operator benchmarks (this one, bf16 and the CRF's),
+    and ``--shapes`` (the first of ``shape_sets`` by default) where there are several; sets
+    torch's threads when ``--threads`` is given."""
     parser = argparse.ArgumentParser(
         description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--repeats", type=int, default=21)
     parser.add_argument("--threads", type=int, default=None)
+    if shape_sets:
+        parser.add_argument("--shapes", choices=shape_sets, default=shape_sets[0])
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -52,11 +76,11 @@ def micro_benchmark_args(description: str, argv: list[str] | None) -> argparse.N
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    args = micro_benchmark_args(__doc__, argv)
+    args = micro_benchmark_args(__doc__, argv, tuple(SHAPES))
     generator = torch.Generator().manual_seed(0)
     results = []
-    print(f"{torch.get_num_threads()} threads, torch {torch.__version__}")
-    for rows, inputs, outputs in SHAPES:
+    print(f"{torch.get_num_threads()} threads, torch {torch.__version__}, {args.shapes} shapes")
+    for rows, inputs, outputs in SHAPES[args.shapes]:
         x = torch.randn(rows, inputs, generator=generator)
         weight = torch.randn(outputs, inputs, generator=generator) * 0.05
         bias = torch.randn(outputs, generator=generator)
@@ -67,24 +91,28 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 weight, scales, torch.zeros(outputs, dtype=torch.long), 0, torch.qint8
             )
         packed = torch.ops.quantized.linear_prepack(qweight, bias)
-        float_product = functools.partial(torch.addmm, bias, x, weight.t())
-        int8_product = functools.partial(torch.ops.quantized.linear_dynamic, x, packed, True)
-        fp32 = median_seconds(float_product, args.repeats)
-        int8 = median_seconds(int8_product, args.repeats)
-        difference = float((int8_product() - float_product()).abs().max())
-        flops = 2 * rows * inputs * outputs
-        result = {
-            "shape": [rows, inputs, outputs],
-            "fp32_gflops": round(flops / fp32 / 1e9, 1),
-            "int8_gflops": round(flops / int8 / 1e9, 1),
-            "speedup": round(fp32 / int8, 2),
-            "max_abs_difference": round(difference, 4),
+        per_row = Int8Linear(weight, bias)
+        products = {
+            "fp32": functools.partial(torch.addmm, bias, x, weight.t()),
+            "int8": functools.partial(torch.ops.quantized.linear_dynamic, x, packed, True),
+            "int8_per_row": functools.partial(per_row, x),
         }
+        seconds = {name: median_seconds(product, args.repeats) for name, product in products.items()}
+        reference = products["fp32"]()
+        flops = 2 * rows * inputs * outputs
+        result: dict = {"shape": [rows, inputs, outputs]}
+        for name, product in products.items():
+            result[f"{name}_gflops"] = round(flops / seconds[name] / 1e9, 1)
+            if name != "fp32":
+                result[f"{name}_speedup"] = round(seconds["fp32"] / seconds[name], 2)
+                error = (product() - reference).norm() / reference.norm()
+                result[f"{name}_relative_error"] = round(float(error), 4)
         results.append(result)
         print(
             f"{rows:>5} x {inputs:>4} -> {outputs:>5}: fp32 {result['fp32_gflops']:6.1f} GFLOP/s, "
-            f"int8 {result['int8_gflops']:6.1f} GFLOP/s, int8 speedup {result['speedup']:.2f}x, "
-            f"max |difference| {difference:.4f}"
+            f"int8 {result['int8_gflops']:6.1f} ({result['int8_speedup']:.2f}x, error "
+            f"{result['int8_relative_error']:.4f}), int8 per row {result['int8_per_row_gflops']:6.1f} "
+            f"({result['int8_per_row_speedup']:.2f}x, error {result['int8_per_row_relative_error']:.4f})"
         )
     return results
 

@@ -29,13 +29,13 @@ then translate the 1,014 Multi30k dev sentences with beam 5 (length penalty alph
 a batch, 2 threads), alternating ``--decode-repeats`` times. JoeyNMT's time is its own logged
 "Generation took" (the search loop over its prepared batches; its process start, model and data
 loading are left out); ours is ``TranslationPredictor.translate`` from raw sentences to
-detokenized text. Ours is timed in fp32 and, on a CPU with native bf16 (AMX or
-AVX512-BF16), also with ``precision="bf16"`` (matrix products in bf16,
-:mod:`nlp_rnn.models.low_precision`). All outputs are scored with sacreBLEU, and their
-mean lengths reported, so that the models are seen to be comparably trained (decoding time grows
-with output length). A ``--work-dir`` that already holds both models trained for ``--steps``
-updates is reused: only the decoding is run (and timed) again. Our trained model is also saved as
-a model folder, ``<work-dir>/ours_model``.
+detokenized text. Ours is timed in fp32, on a CPU with native bf16 (AMX or AVX512-BF16) also
+with ``precision="bf16"`` (matrix products in bf16), and where PyTorch has its x86 quantized
+engine with ``precision="int8"`` (int8 products; :mod:`nlp_rnn.models.low_precision`). All
+outputs are scored with sacreBLEU, and their mean lengths reported, so that the models are seen
+to be comparably trained (decoding time grows with output length). A ``--work-dir`` that
+already holds both models trained for ``--steps`` updates is reused: only the decoding is run
+(and timed) again. Our trained model is also saved as a model folder, ``<work-dir>/ours_model``.
 """
 
 from __future__ import annotations
@@ -332,7 +332,7 @@ def compare_decoding(python: Path, work: Path, spm_model: Path, args: argparse.N
     import torch
 
     from nlp_rnn.data.catalog import load_corpus
-    from nlp_rnn.models.low_precision import fast_bf16_available
+    from nlp_rnn.models.low_precision import fast_bf16_available, int8_available
 
     joey_train = joeynmt_config(work, spm_model, args)
     joey_test = joeynmt_config(work, spm_model, args, beam_size=5, name="joeynmt_beam5")
@@ -345,8 +345,13 @@ def compare_decoding(python: Path, work: Path, spm_model: Path, args: argparse.N
     torch.set_num_threads(2)
     dev = load_corpus("multi30k", "dev", data_dir=args.data_dir)
     sources, references = list(dev["src"]), list(dev["tgt"])
-    # bf16 only where the CPU multiplies it natively (elsewhere it is emulated, slower than fp32)
-    ours = {"ours": "fp32", **({"ours_bf16": "bf16"} if fast_bf16_available() else {})}
+    # bf16 only where the CPU multiplies it natively (elsewhere it is emulated, slower than fp32);
+    # int8 where PyTorch has its x86 quantized engine
+    ours = {
+        "ours": "fp32",
+        **({"ours_bf16": "bf16"} if fast_bf16_available() else {}),
+        **({"ours_int8": "int8"} if int8_available() else {}),
+    }
     seconds: dict[str, list[float]] = {"joeynmt": [], **{name: [] for name in ours}}
     outputs: dict[str, list[str]] = {}
     for _ in range(args.decode_repeats):

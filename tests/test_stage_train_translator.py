@@ -11,7 +11,10 @@ from click.testing import CliRunner
 
 from nlp_rnn.cli import main
 from nlp_rnn.errors import ConfigError
+from nlp_rnn.models.low_precision import int8_available
 from nlp_rnn.pipeline import load_pipeline, run_pipeline
+
+needs_int8 = pytest.mark.skipif(not int8_available(), reason="needs PyTorch's x86 quantized engine")
 
 DEMO = Path(__file__).resolve().parent.parent / "corpora" / "demo"
 
@@ -99,17 +102,22 @@ def test_translate_command(translator: Path, tmp_path: Path) -> None:
     assert len(lines[3].split()) <= 1.5 * 1000 + 10  # the 1,000-word line within its cap
 
 
-def test_translate_command_in_bf16(translator: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("precision", ["bf16", pytest.param("int8", marks=needs_int8)])
+def test_translate_command_in_low_precision(translator: Path, tmp_path: Path, precision: str) -> None:
     source = tmp_path / "in.en"
     source.write_text("the big woman sings .\n\na small cat runs .\n", encoding="utf-8")
     out = tmp_path / "out.xx"
     args = ["translate", "--model", str(translator / "model"), "--input", str(source), "--output", str(out)]
-    result = CliRunner().invoke(main, [*args, "--precision", "bf16"])
+    result = CliRunner().invoke(main, [*args, "--precision", precision])
     assert result.exit_code == 0, result.output
     lines = out.read_text(encoding="utf-8").split("\n")
     assert len(lines) == 4 and lines[0] and lines[1] == "" and lines[2]
+    out.unlink()
     wrong = CliRunner().invoke(main, [*args, "--precision", "fp16"])
-    assert wrong.exit_code != 0 and "'fp16' is not one of 'fp32', 'bf16'" in wrong.output
+    assert wrong.exit_code != 0 and "'fp16' is not one of 'fp32', 'bf16', 'int8'" in wrong.output
+    on_a_gpu = CliRunner().invoke(main, [*args, "--precision", "int8", "--device", "cuda"])
+    assert on_a_gpu.exit_code != 0 and "int8 runs on the CPU only" in on_a_gpu.output
+    assert not out.exists()  # refused before any output
 
 
 def test_translate_command_errors(translator: Path, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import torch
 
 from nlp_rnn.api import load_model
 from nlp_rnn.errors import NlpRnnError
+from nlp_rnn.models.low_precision import int8_available
 from nlp_rnn.models.search import max_output_lengths
 from nlp_rnn.models.seq2seq import Seq2SeqConfig
 from nlp_rnn.tasks import WEIGHTS_FILE, load_weights_file
@@ -32,6 +33,8 @@ from nlp_rnn.tasks.translation import (
 )
 from nlp_rnn.training.config import TrainerConfig
 from nlp_rnn.training.trainer import Trainer
+
+needs_int8 = pytest.mark.skipif(not int8_available(), reason="needs PyTorch's x86 quantized engine")
 
 DEMO = Path(__file__).resolve().parent.parent / "corpora" / "demo"
 SOURCES = (DEMO / "translate.train.xx").read_text(encoding="utf-8").splitlines()
@@ -270,16 +273,28 @@ def test_translate_file_keeps_every_line(predictor: TranslationPredictor, tmp_pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["input.txt", "output.txt"]
 
 
-def test_bf16_decoding_agrees_with_fp32_and_leaves_the_model_alone(predictor: TranslationPredictor) -> None:
+@pytest.mark.parametrize("precision", ["bf16", pytest.param("int8", marks=needs_int8)])
+def test_low_precision_decoding_agrees_with_fp32_and_leaves_the_model_alone(
+    predictor: TranslationPredictor, precision: str
+) -> None:
     fp32 = predictor.translate(SAMPLES, beam_size=3)
-    bf16 = predictor.translate(SAMPLES, beam_size=3, precision="bf16")
-    assert predictor.search_model("bf16") is predictor.search_model("bf16")  # made once
+    low = predictor.translate(SAMPLES, beam_size=3, precision=precision)
+    assert predictor.search_model(precision) is predictor.search_model(precision)  # made once
     assert predictor.search_model("fp32") is predictor.model
     assert next(predictor.model.parameters()).dtype == torch.float32
-    same = sum(a.text == b.text for a, b in zip(fp32, bf16, strict=True))
-    assert same >= len(SAMPLES) - 2  # bf16 rounding may flip a close call, not the whole output
-    both = zip(fp32, bf16, strict=True)
+    same = sum(a.text == b.text for a, b in zip(fp32, low, strict=True))
+    assert same >= len(SAMPLES) - 2  # rounding may flip a close call, not the whole output
+    both = zip(fp32, low, strict=True)
     pairs = [(a.candidates[0].score, b.candidates[0].score) for a, b in both if a.text == b.text]
     assert all(abs(a - b) < 0.05 for a, b in pairs)  # the same output scores alike
     with pytest.raises(NlpRnnError, match="precision"):
         predictor.translate(SAMPLES[:1], precision="fp16")
+
+
+@needs_int8
+def test_int8_output_does_not_depend_on_the_batch(predictor: TranslationPredictor) -> None:
+    together = predictor.translate(SAMPLES, beam_size=3, batch_size=5, precision="int8")
+    alone = [predictor.translate([sentence], beam_size=3, precision="int8")[0] for sentence in SAMPLES]
+    assert [t.candidates[0].ids for t in together] == [t.candidates[0].ids for t in alone]
+    scores = zip(together, alone, strict=True)
+    assert all(a.candidates[0].score == pytest.approx(b.candidates[0].score, abs=1e-4) for a, b in scores)

@@ -39,10 +39,10 @@ def classify_file(
     """
     from nlp_rnn.api import load_model
     from nlp_rnn.fileio import atomic_file, iter_lines
-    from nlp_rnn.models.low_precision import check_precision
+    from nlp_rnn.models.low_precision import FLOAT_PRECISIONS, check_precision
     from nlp_rnn.tasks.classification import EmptyTextError
 
-    check_precision(precision)  # before any output exists
+    check_precision(precision, supported=FLOAT_PRECISIONS)  # before any output exists
     predictor = load_model(model_dir, device=device)
     labels = predictor.labels
     count = 0
@@ -167,7 +167,7 @@ def _quiet_progress_unless_terminal() -> None:
 )
 @click.option("--encoding", default="utf-8", show_default=True, help="Encoding of the input file.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
-@precision_option
+@precision_option()
 def classify(
     model_dir: Path,
     input_path: Path,

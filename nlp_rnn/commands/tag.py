@@ -97,7 +97,7 @@ def tag_file(
     help="Tags of word/TAG output.",
 )
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
-@precision_option
+@precision_option()
 def tag(
     model_dir: Path,
     input_path: Path,

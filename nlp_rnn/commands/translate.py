@@ -43,15 +43,17 @@ def translate_file(
     source; empty lists for an empty line). With ``n_best`` > 1 the output holds the ``n_best``
     best candidates of every line in Moses' n-best format, ``LINE ||| translation ||| score``
     (``LINE`` counted from 0; an empty line gives one empty candidate). ``precision="bf16"``
-    multiplies in bf16 (:mod:`nlp_rnn.models.low_precision`).
+    multiplies in bf16, ``"int8"`` in int8 on the CPU (:mod:`nlp_rnn.models.low_precision`).
     """
     from nlp_rnn.api import load_model
     from nlp_rnn.fileio import atomic_file, chunked, iter_lines
+    from nlp_rnn.models.low_precision import check_precision
     from nlp_rnn.tasks import read_model_config
 
     for other in (output_path, attention_path):
         if other is not None and Path(input_path).resolve() == Path(other).resolve():
             raise NlpRnnError(f"{other}: the output would overwrite the input; choose another file")
+    check_precision(precision, device)  # before any output exists
     task = read_model_config(model_dir)["task"]
     if task != "translation":
         raise NlpRnnError(
@@ -184,7 +186,7 @@ def _attention_record(predictor, translation) -> dict[str, object]:  # predictor
     help="Write this many candidates per line (Moses format: LINE ||| text ||| score); at most --beam.",
 )
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
-@precision_option
+@precision_option(int8=True)
 def translate(
     model_dir: Path,
     input_path: Path,

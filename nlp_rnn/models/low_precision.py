@@ -1,17 +1,24 @@
-"""bf16 matrix products for inference, with fp32 everywhere else.
+"""bf16 or int8 matrix products for inference, with fp32 everywhere else.
 
 On CPUs with AMX (Intel Sapphire Rapids and later) oneDNN multiplies bf16 matrices several times
 faster than fp32 ones (``scripts/bench_bf16_gemm.py``: 2.2-5x at this toolkit's shapes, casts
-included), and on CUDA GPUs bf16 runs on the tensor cores. :func:`bf16_inference_copy` makes a
+included), and on CUDA GPUs bf16 runs on the tensor cores. :func:`low_precision_copy` makes a
 copy of a model whose ``nn.Linear`` layers (and chosen ``nn.GRU``/``nn.LSTM`` decoders) multiply
-in bf16 and hand fp32 back: their inputs and outputs, the recurrent state carried between calls,
+in bf16 (or int8) and hand fp32 back: their inputs and outputs, the recurrent state carried between calls,
 softmaxes, scores and everything element-wise stay fp32, so rounding happens once per product
 and does not compound over decoding steps.
 
-The bf16 weights are made once, ahead of decoding, rather than cast where each product is called
-as ``torch.autocast`` does. Inference only: the copy does not follow later changes to the fp32
-model, which is left as it was (and is what gets saved). On CPUs without native bf16 the
-products are emulated and slower; :func:`fast_bf16_available` says whether this machine has it.
+On CPUs without native bf16 (an AVX2-only EPYC, say) the bf16 products are emulated and slower;
+:func:`fast_bf16_available` says whether this machine has it. There ``int8`` is the fast form:
+dynamic quantization through PyTorch's x86 (fbgemm) kernels, weights int8 per output row, each
+product's input quantized per call to 7-bit unsigned integers over its own range (7 rather than
+8 bits because AVX2's u8 x s8 pair products saturate int16 otherwise), int32 sums, fp32 out:
+1.8-2x fp32's speed at the translation decoder's shapes (``scripts/bench_int8_gemm.py --shapes
+decoding``). CPU only.
+
+The low-precision weights are made once, ahead of decoding, rather than cast where each product
+is called as ``torch.autocast`` does. Inference only: the copy does not follow later changes to
+the fp32 model, which is left as it was (and is what gets saved).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from __future__ import annotations
 import copy
 import functools
 import logging
+import warnings
 from pathlib import Path
 from typing import Literal, get_args
 
@@ -30,11 +38,15 @@ from nlp_rnn.errors import NlpRnnError
 
 log = logging.getLogger(__name__)
 
-Precision = Literal["fp32", "bf16"]
+Precision = Literal["fp32", "bf16", "int8"]
 PRECISIONS: tuple[str, ...] = get_args(Precision)
+# The precisions of the models whose inference is written out in bf16 (tagger, classifier).
+FLOAT_PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
 # Linear layers with fewer outputs stay fp32: for a product as thin as Bahdanau's v (one output
-# over B x S x A), casting the input to bf16 is most of the work.
-MIN_BF16_OUTPUTS = 16
+# over B x S x A), converting the input is most of the work.
+MIN_LOW_PRECISION_OUTPUTS = 16
+# PyTorch's quantized engines that run fbgemm's dynamic int8 products.
+INT8_ENGINES = ("x86", "fbgemm")
 
 
 class Bf16Linear(nn.Module):
@@ -51,30 +63,92 @@ class Bf16Linear(nn.Module):
         return out if self.bias is None else out.add_(self.bias)  # in place: one pass less
 
 
-class Bf16RNN(nn.Module):
-    """A unidirectional, batch-first ``nn.GRU``/``nn.LSTM`` for inference, written out: each
-    layer's input products for all steps in one bf16 product, then per step one bf16 product
-    with the recurrent weights and the gates in fp32 (PyTorch's equations and gate order).
+class Int8Linear(nn.Module):
+    """A linear layer (``weight`` out x in, ``bias`` out or None) for CPU inference with int8
+    products: fp32 in, fp32 out. The weights are quantized per output row and packed for fbgemm
+    once, here.
 
-    Written out rather than calling PyTorch's kernel on a bf16 copy, so that the state and the
-    gates stay fp32 and only the products round. Inputs, states and outputs are fp32, so a
-    decoder that calls it once per step keeps its state in fp32.
+    fbgemm's dynamic product quantizes its whole input over one range, the batch's, so a row's
+    result would depend on the other rows (and a sentence's translation on its batch). Here each
+    row is divided by its own largest magnitude first and two anchor rows holding +1 and -1 are
+    added, so the range fbgemm finds is always [-1, 1]; the products are scaled back per row.
+    That is per-row quantization: every row rounds the same whatever it is batched with.
     """
 
-    def __init__(self, rnn: nn.RNNBase) -> None:
+    def __init__(self, weight: Tensor, bias: Tensor | None) -> None:
+        super().__init__()
+        self.out_features, self.in_features = weight.shape
+        self.packed = _pack_int8(weight)
+        self.register_buffer("bias", None if bias is None else bias.detach().float().clone())
+        anchors = torch.zeros(2, self.in_features)
+        anchors[0, 0], anchors[1, 0] = 1.0, -1.0
+        self.register_buffer("anchors", anchors)  # 2 x in
+
+    def forward(self, inputs: Tensor) -> Tensor:  # ... x in -> ... x out
+        flat = inputs.reshape(-1, self.in_features)  # N x in
+        rows = flat.size(0)
+        # each row's largest magnitude (a zero row keeps a tiny one, and stays zero)
+        scales = flat.abs().amax(dim=1, keepdim=True).clamp_min_(torch.finfo(torch.float32).tiny)  # N x 1
+        scaled = flat.new_empty(rows + 2, self.in_features)  # the N rows in [-1, 1], the anchors
+        torch.div(flat, scales, out=scaled[:rows])
+        scaled[rows:] = self.anchors
+        products = torch.ops.quantized.linear_dynamic(scaled, self.packed, True)[:rows]  # 7-bit inputs
+        products.mul_(scales)  # in place, then the bias: faster than a broadcasting addcmul
+        out = products if self.bias is None else products.add_(self.bias)
+        return out.view(*inputs.shape[:-1], self.out_features)
+
+
+def _pack_int8(weight: Tensor) -> torch.ScriptObject:
+    """``weight`` (out x in) quantized symmetrically to int8 per output row and packed for
+    ``quantized::linear_dynamic``."""
+    weight = weight.detach().float().cpu()
+    scales = (weight.abs().amax(dim=1).clamp_min(1e-8) / 127).double()  # out
+    zero_points = torch.zeros(weight.size(0), dtype=torch.long)
+    with warnings.catch_warnings():  # creating quantized tensors is deprecated; the kernels are not
+        warnings.simplefilter("ignore")
+        qweight = torch.quantize_per_channel(weight, scales, zero_points, 0, torch.qint8)
+    return torch.ops.quantized.linear_prepack(qweight, None)
+
+
+class _Bf16Product(nn.Module):
+    """``x W^T + b`` with ``W`` in bf16 and ``b`` fp32: fp32 N x in -> fp32 N x out."""
+
+    def __init__(self, weight: Tensor, bias: Tensor) -> None:
+        super().__init__()
+        self.register_buffer("weight", weight.detach().to(torch.bfloat16))
+        self.register_buffer("bias", bias.detach().clone())
+
+    def forward(self, inputs: Tensor) -> Tensor:
+        return torch.mm(inputs.to(torch.bfloat16), self.weight.t()).float().add_(self.bias)
+
+
+class LowPrecisionRNN(nn.Module):
+    """A unidirectional, batch-first ``nn.GRU``/``nn.LSTM`` for inference, written out: each
+    layer's input products for all steps in one bf16 or int8 product, then per step one product
+    with the recurrent weights and the gates in fp32 (PyTorch's equations and gate order).
+
+    Written out rather than calling PyTorch's kernel on a low-precision copy, so that the state
+    and the gates stay fp32 and only the products round. Inputs, states and outputs are fp32, so
+    a decoder that calls it once per step keeps its state in fp32.
+    """
+
+    def __init__(self, rnn: nn.RNNBase, precision: str = "bf16") -> None:
         super().__init__()
         if not isinstance(rnn, (nn.GRU, nn.LSTM)) or rnn.bidirectional or not rnn.batch_first:
-            raise TypeError("Bf16RNN runs unidirectional batch-first nn.GRU and nn.LSTM modules")
+            raise TypeError("LowPrecisionRNN runs unidirectional batch-first nn.GRU and nn.LSTM modules")
+        if precision not in ("bf16", "int8"):
+            raise ValueError(f"LowPrecisionRNN multiplies in bf16 or int8, not {precision!r}")
+        product = _Bf16Product if precision == "bf16" else Int8Linear
         self.lstm = isinstance(rnn, nn.LSTM)
         self.num_layers, self.hidden_size = rnn.num_layers, rnn.hidden_size
+        gates = rnn.weight_ih_l0.size(0)
+        self.input_products = nn.ModuleList()
+        self.recurrent_products = nn.ModuleList()
         for layer in range(rnn.num_layers):
-            for name in ("weight_ih", "weight_hh"):
-                weight = getattr(rnn, f"{name}_l{layer}").detach()
-                self.register_buffer(f"{name}_l{layer}", weight.to(torch.bfloat16))
-            for name in ("bias_ih", "bias_hh"):
-                bias = getattr(rnn, f"{name}_l{layer}", None)
-                bias = torch.zeros(rnn.weight_ih_l0.size(0)) if bias is None else bias.detach().clone()
-                self.register_buffer(f"{name}_l{layer}", bias)
+            biases = [getattr(rnn, f"{name}_l{layer}", None) for name in ("bias_ih", "bias_hh")]
+            biases = [torch.zeros(gates) if bias is None else bias for bias in biases]
+            self.input_products.append(product(getattr(rnn, f"weight_ih_l{layer}"), biases[0]))
+            self.recurrent_products.append(product(getattr(rnn, f"weight_hh_l{layer}"), biases[1]))
 
     def forward(
         self, inputs: Tensor, state: Tensor | tuple[Tensor, Tensor] | None = None
@@ -89,15 +163,14 @@ class Bf16RNN(nn.Module):
         x = inputs.float()
         finals_h, finals_c = [], []
         for layer in range(self.num_layers):
-            w_ih, w_hh = getattr(self, f"weight_ih_l{layer}"), getattr(self, f"weight_hh_l{layer}")
-            b_ih, b_hh = getattr(self, f"bias_ih_l{layer}"), getattr(self, f"bias_hh_l{layer}")
-            products = torch.mm(x.reshape(batch * steps, -1).to(torch.bfloat16), w_ih.t())
-            products = products.float().add_(b_ih).view(batch, steps, -1)  # B x T x G*H
+            recurrent_product = self.recurrent_products[layer]
+            products = self.input_products[layer](x.reshape(batch * steps, -1))  # B*T x G*H
+            products = products.view(batch, steps, -1)  # B x T x G*H
             h = h0[layer].float()  # B x H
             c = None if c0 is None else c0[layer].float()
             outputs = []
             for t in range(steps):
-                recurrent = torch.mm(h.to(torch.bfloat16), w_hh.t()).float().add_(b_hh)  # B x G*H
+                recurrent = recurrent_product(h)  # B x G*H
                 if c is None:
                     h = _gru_cell(products[:, t], recurrent, h)
                 else:
@@ -129,11 +202,14 @@ def _lstm_cell(gates: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
     return torch.sigmoid(o) * torch.tanh(c), c
 
 
-def bf16_inference_copy(model: nn.Module, recurrent: tuple[str, ...] = ()) -> nn.Module:
+def low_precision_copy(model: nn.Module, precision: str, recurrent: tuple[str, ...] = ()) -> nn.Module:
     """A copy of ``model`` in eval mode, for inference only, in which every ``nn.Linear`` of at
-    least ``MIN_BF16_OUTPUTS`` outputs is a :class:`Bf16Linear` and each ``nn.GRU``/``nn.LSTM``
-    named in ``recurrent`` (a dotted path such as ``"decoder"``) a :class:`Bf16RNN`. ``model``
+    least ``MIN_LOW_PRECISION_OUTPUTS`` outputs is a :class:`Bf16Linear` or :class:`Int8Linear`
+    (``precision`` ``"bf16"`` or ``"int8"``) and each ``nn.GRU``/``nn.LSTM`` named in
+    ``recurrent`` (a dotted path such as ``"decoder"``) a :class:`LowPrecisionRNN`. ``model``
     itself is left as it was."""
+    if precision not in ("bf16", "int8"):
+        raise ValueError(f"a low-precision copy multiplies in bf16 or int8, not {precision!r}")
     twin = copy.deepcopy(model).eval().requires_grad_(False)
     for path in recurrent:
         parent, _, name = path.rpartition(".")
@@ -141,22 +217,39 @@ def bf16_inference_copy(model: nn.Module, recurrent: tuple[str, ...] = ()) -> nn
         rnn = getattr(owner, name)
         if not isinstance(rnn, (nn.GRU, nn.LSTM)):
             raise TypeError(f"{path} is a {type(rnn).__name__}, not an nn.GRU or nn.LSTM")
-        setattr(owner, name, Bf16RNN(rnn).to(next(rnn.parameters()).device))
+        setattr(owner, name, LowPrecisionRNN(rnn, precision).to(next(rnn.parameters()).device))
     for owner in list(twin.modules()):
         for name, child in list(owner.named_children()):
-            if type(child) is nn.Linear and child.out_features >= MIN_BF16_OUTPUTS:
-                setattr(owner, name, Bf16Linear(child))
+            if type(child) is nn.Linear and child.out_features >= MIN_LOW_PRECISION_OUTPUTS:
+                low = Bf16Linear(child) if precision == "bf16" else Int8Linear(child.weight, child.bias)
+                setattr(owner, name, low)
     return twin
 
 
-def check_precision(precision: str) -> Precision:
-    """``precision`` itself when it is one this toolkit runs, else a clear error. bf16 on a machine
-    with neither a CUDA GPU nor a CPU with native bf16 logs a warning once: it runs, but slower."""
-    if precision not in PRECISIONS:
-        raise NlpRnnError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+def check_precision(
+    precision: str, device: torch.device | str = "cpu", supported: tuple[str, ...] = PRECISIONS
+) -> Precision:
+    """``precision`` itself when the caller runs it (``supported``) on ``device``, else a clear
+    error. bf16 on a machine with neither a CUDA GPU nor a CPU with native bf16 logs a warning
+    once: it runs, but slower. int8 runs on CPUs with PyTorch's x86 quantized engine only."""
+    if precision not in supported:
+        raise NlpRnnError(f"precision must be one of {', '.join(supported)}, got {precision!r}")
     if precision == "bf16" and not torch.cuda.is_available() and not fast_bf16_available("cpu"):
         _warn_emulated_bf16()
+    if precision == "int8":
+        if torch.device(device).type != "cpu":
+            raise NlpRnnError(f"precision int8 runs on the CPU only, not on {device}")
+        if not int8_available():
+            raise NlpRnnError(
+                "precision int8 needs PyTorch's x86 (fbgemm) quantized engine, which this build"
+                f" lacks (it has: {', '.join(torch.backends.quantized.supported_engines)})"
+            )
     return precision  # type: ignore[return-value]
+
+
+def int8_available() -> bool:
+    """Whether this PyTorch build runs fbgemm's dynamic int8 products (x86 CPUs)."""
+    return any(engine in torch.backends.quantized.supported_engines for engine in INT8_ENGINES)
 
 
 @functools.cache

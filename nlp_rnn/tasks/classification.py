@@ -29,7 +29,7 @@ from nlp_rnn.data.batching import inference_batches
 from nlp_rnn.errors import InputError, NlpRnnError
 from nlp_rnn.evaluation.classification import ClassificationReport, classification_report
 from nlp_rnn.models.classifier import ClassifierConfig, RNNClassifier
-from nlp_rnn.models.low_precision import check_precision
+from nlp_rnn.models.low_precision import FLOAT_PRECISIONS, check_precision
 from nlp_rnn.tasks import (
     MODEL_CONFIG_FILE,
     WEIGHTS_FILE,
@@ -252,7 +252,8 @@ def predict_examples(
 
     ``precision="bf16"`` multiplies the recurrence in bf16 (:meth:`RNNClassifier.encode`).
     """
-    product_dtype = torch.bfloat16 if check_precision(precision) == "bf16" else torch.float32
+    bf16 = check_precision(precision, supported=FLOAT_PRECISIONS) == "bf16"
+    product_dtype = torch.bfloat16 if bf16 else torch.float32
     probabilities = np.zeros((len(examples), model.num_classes), dtype=np.float32)
     was_training = model.training
     model.eval()
@@ -329,7 +330,7 @@ class ClassificationPredictor:
         the recurrence in bf16 (fast on CPUs with AMX; :mod:`nlp_rnn.models.low_precision`)."""
         if isinstance(texts, str):
             raise TypeError("predict_proba takes a list of texts, not one string")
-        check_precision(precision)
+        check_precision(precision, supported=FLOAT_PRECISIONS)
         if not texts:
             return np.zeros((0, len(self.label_vocab)), dtype=np.float32)
         encoded = self.encode(texts)

@@ -34,7 +34,7 @@ from nlp_rnn.data.conllu import iter_sentences, write_conllu
 from nlp_rnn.errors import InputError, NlpRnnError
 from nlp_rnn.fileio import atomic_file, chunked, iter_lines
 from nlp_rnn.models import bilstm_inference
-from nlp_rnn.models.low_precision import check_precision
+from nlp_rnn.models.low_precision import FLOAT_PRECISIONS, check_precision
 from nlp_rnn.models.tagger import IGNORE, RNNTagger, TaggerConfig
 from nlp_rnn.tasks import (
     MODEL_CONFIG_FILE,
@@ -336,7 +336,8 @@ def _batch_outputs(
 ) -> Iterator[tuple[np.ndarray, Tensor, Tensor, dict[str, Tensor]]]:
     """Eval-mode batches by length: each batch's flat word positions, its B x T mask of real
     words, its lengths (B, on the CPU) and the model's logits (B x T x K each)."""
-    product_dtype = torch.bfloat16 if check_precision(precision) == "bf16" else torch.float32
+    bf16 = check_precision(precision, supported=FLOAT_PRECISIONS) == "bf16"
+    product_dtype = torch.bfloat16 if bf16 else torch.float32
     offsets = encoded.offsets
     was_training = model.training
     model.eval()
@@ -515,7 +516,7 @@ class TaggingPredictor:
     ) -> list[TaggedSentence]:
         """Tag pre-tokenized sentences (each a non-empty list of words). ``precision="bf16"``
         multiplies in bf16 (fast on CPUs with AMX; :mod:`nlp_rnn.models.low_precision`)."""
-        check_precision(precision)
+        check_precision(precision, supported=FLOAT_PRECISIONS)
         if not _sentence_lists(token_lists):
             return []
         encoded, (upos_ids, xpos_ids) = self._predict(

@@ -37,7 +37,7 @@ from nlp_rnn import __version__
 from nlp_rnn.data.batching import inference_batches
 from nlp_rnn.errors import InputError, NlpRnnError
 from nlp_rnn.fileio import atomic_file, chunked, iter_lines
-from nlp_rnn.models.low_precision import bf16_inference_copy, check_precision
+from nlp_rnn.models.low_precision import check_precision, low_precision_copy
 from nlp_rnn.models.search import Hypothesis, beam_search, greedy_search
 from nlp_rnn.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from nlp_rnn.tasks import (
@@ -349,17 +349,18 @@ class TranslationPredictor:
         self.subwords = subwords
         self.source_lang, self.target_lang = source_lang, target_lang
         self.device = torch.device(device)
-        self._bf16_model: Seq2Seq | None = None  # made on first use by precision="bf16"
+        self._low_precision_models: dict[str, Seq2Seq] = {}  # made on first use, by precision
 
     def search_model(self, precision: str = "fp32") -> Seq2Seq:
-        """The model that decodes: :attr:`model` itself for ``fp32``; for ``bf16`` an inference copy
-        whose linear layers and decoder RNN multiply in bf16 (made once, see
-        :mod:`nlp_rnn.models.low_precision`)."""
-        if check_precision(precision) == "fp32":
+        """The model that decodes: :attr:`model` itself for ``fp32``; for ``bf16`` or ``int8`` an
+        inference copy whose linear layers and decoder RNN multiply in that precision (made once,
+        see :mod:`nlp_rnn.models.low_precision`; int8 on the CPU only)."""
+        if check_precision(precision, self.device) == "fp32":
             return self.model
-        if self._bf16_model is None:
-            self._bf16_model = bf16_inference_copy(self.model, recurrent=("decoder",))
-        return self._bf16_model
+        if precision not in self._low_precision_models:
+            copy = low_precision_copy(self.model, precision, recurrent=("decoder",))
+            self._low_precision_models[precision] = copy
+        return self._low_precision_models[precision]
 
     def translate(
         self,
@@ -379,7 +380,8 @@ class TranslationPredictor:
         Each sentence produces at most ``floor(max_len_a * source subwords + max_len_b)`` target
         subwords. ``length_penalty`` is GNMT's alpha (beam search only). A batch holds at most
         ``batch_size`` sentences and ``max_tokens`` padded source subwords. ``precision="bf16"``
-        multiplies in bf16 (fast on CPUs with AMX and on GPUs; see :meth:`search_model`).
+        multiplies in bf16 (fast on CPUs with AMX and on GPUs), ``"int8"`` in int8 (fast on other
+        x86 CPUs; CPU only; see :meth:`search_model`).
         """
         if isinstance(sentences, str):
             raise TypeError("translate takes a list of sentences")
