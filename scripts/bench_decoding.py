@@ -1,7 +1,8 @@
-"""Beam-search decoding speed of a translator by batch size and batching rule, in one process.
+"""Beam-search decoding speed of a translator by precision, batch size and batching rule, in one process.
 
     python scripts/bench_decoding.py --model runs/cj300/ours_model
     python scripts/bench_decoding.py --model DIR --batch-sizes 64 128 --repeats 5 --beam 5
+    python scripts/bench_decoding.py --model DIR --precisions fp32 int8 --batch-sizes 64 --rules filled
 
 Translates the Multi30k dev sources (``TranslationPredictor.translate``: raw text in,
 detokenized text out) with every combination of ``--batch-sizes`` and the two ways of cutting
@@ -11,7 +12,9 @@ offers: ``filled`` (every batch holds ``batch_size`` sentences, what decoding us
 ``batch_size``, what the classifier and tagger use). The combinations alternate ``--repeats``
 times so that load from other processes hits all alike; prints the median seconds of each, its
 decoder rows (sentences x beams summed over the steps) and the number of batches, and whether all
-combinations translated identically. With ``--profile``, one more pass of the first combination
+combinations of a precision translated identically, and each precision's sacreBLEU on the dev
+references (``--precisions``: fp32, bf16, int8; :mod:`nlp_rnn.models.low_precision`). With
+``--profile``, one more pass of the first combination
 runs under ``torch.profiler`` and the ten operators with the most CPU time are printed with their
 shares (where decoding time goes).
 """
@@ -19,11 +22,13 @@ shares (where decoding time goes).
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import time
 from pathlib import Path
 from unittest import mock
 
+import sacrebleu
 from revision_bench import counting_decoder_rows
 from torch.profiler import ProfilerActivity, profile
 
@@ -42,12 +47,17 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 128])
     parser.add_argument("--beam", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--precisions", nargs="+", default=["fp32"], choices=["fp32", "bf16", "int8"])
+    parser.add_argument(
+        "--rules", nargs="+", default=["filled", "one_length"], choices=["filled", "one_length"]
+    )
     parser.add_argument(
         "--profile", action="store_true", help="profile one more pass of the first combination"
     )
     args = parser.parse_args(argv)
 
-    sources = list(load_corpus("multi30k", "dev", data_dir=args.data_dir)["src"])
+    dev = load_corpus("multi30k", "dev", data_dir=args.data_dir)
+    sources, references = list(dev["src"]), list(dev["tgt"])
     translator = load_model(args.model)
     batches = [0]
 
@@ -59,32 +69,38 @@ def main(argv: list[str] | None = None) -> dict:
 
         return cut
 
-    def translate(rule: str, size: int) -> list[str]:
+    def translate(precision: str, rule: str, size: int) -> list[str]:
         with mock.patch.object(translation, "inference_batches", cut_by(rule)):
-            return [t.text for t in translator.translate(sources, beam_size=args.beam, batch_size=size)]
+            found = translator.translate(sources, beam_size=args.beam, batch_size=size, precision=precision)
+            return [t.text for t in found]
 
-    combinations = [(rule, size) for rule in ("filled", "one_length") for size in args.batch_sizes]
-    counts: dict[tuple[str, int], tuple[int, int]] = {}
-    outputs: dict[tuple[str, int], list[str]] = {}
+    combinations = list(itertools.product(args.precisions, args.rules, args.batch_sizes))
+    counts: dict[tuple[str, str, int], tuple[int, int]] = {}
+    outputs: dict[tuple[str, str, int], list[str]] = {}
     for combination in combinations:  # warms up, counts and keeps the outputs
-        with counting_decoder_rows(translator.model) as rows:
+        with counting_decoder_rows(translator.search_model(combination[0])) as rows:
             outputs[combination] = translate(*combination)
         counts[combination] = rows[0], batches[0]
-    seconds: dict[tuple[str, int], list[float]] = {c: [] for c in combinations}
+    seconds: dict[tuple[str, str, int], list[float]] = {c: [] for c in combinations}
     for _ in range(args.repeats):
         for combination in combinations:
             started = time.perf_counter()
             translate(*combination)
             seconds[combination].append(time.perf_counter() - started)
     results = {}
-    for (rule, size), values in seconds.items():
+    for (precision, rule, size), values in seconds.items():
         median = statistics.median(values)
-        decoder_rows, batch_count = counts[(rule, size)]
-        results[f"{rule} {size}"] = median
-        print(f"{rule:>10} batch {size:>4}: {median:6.2f} s ", end="")
+        decoder_rows, batch_count = counts[(precision, rule, size)]
+        results[f"{precision} {rule} {size}"] = median
+        print(f"{precision} {rule:>10} batch {size:>4}: {median:6.2f} s ", end="")
         print(f"({decoder_rows:,} decoder rows, {batch_count} batches)")
-    same = len({tuple(lines) for lines in outputs.values()}) == 1
-    print("outputs identical" if same else "outputs differ between the combinations")
+    same, bleu = {}, {}
+    for precision in args.precisions:
+        mine = [lines for (p, *_), lines in outputs.items() if p == precision]
+        same[precision] = len({tuple(lines) for lines in mine}) == 1
+        bleu[precision] = round(sacrebleu.corpus_bleu(mine[0], [references]).score, 2)
+        agreement = "identical" if same[precision] else "differ between the batchings"
+        print(f"{precision}: dev BLEU {bleu[precision]:.2f}, outputs {agreement}")
     if args.profile:
         with profile(activities=[ProfilerActivity.CPU]) as profiled:
             translate(*combinations[0])
@@ -93,7 +109,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"profile of one pass, {combinations[0][0]} batch {combinations[0][1]}:")
         for event in sorted(events, key=lambda e: e.self_cpu_time_total, reverse=True)[:10]:
             print(f"{event.key:>24}: {100 * event.self_cpu_time_total / total:5.1f}% of the CPU time")
-    return {"seconds": results, "same_outputs": same}
+    return {"seconds": results, "same_outputs": same, "bleu": bleu}
 
 
 if __name__ == "__main__":

@@ -4,17 +4,17 @@ On CPUs with AMX (Intel Sapphire Rapids and later) oneDNN multiplies bf16 matric
 faster than fp32 ones (``scripts/bench_bf16_gemm.py``: 2.2-5x at this toolkit's shapes, casts
 included), and on CUDA GPUs bf16 runs on the tensor cores. :func:`low_precision_copy` makes a
 copy of a model whose ``nn.Linear`` layers (and chosen ``nn.GRU``/``nn.LSTM`` decoders) multiply
-in bf16 (or int8) and hand fp32 back: their inputs and outputs, the recurrent state carried between calls,
-softmaxes, scores and everything element-wise stay fp32, so rounding happens once per product
-and does not compound over decoding steps.
+in bf16 (or int8) and hand fp32 back: their inputs and outputs, the recurrent state carried
+between calls, softmaxes, scores and everything element-wise stay fp32, so rounding happens once
+per product and does not compound over decoding steps.
 
 On CPUs without native bf16 (an AVX2-only EPYC, say) the bf16 products are emulated and slower;
-:func:`fast_bf16_available` says whether this machine has it. There ``int8`` is the fast form:
-dynamic quantization through PyTorch's x86 (fbgemm) kernels, weights int8 per output row, each
-product's input quantized per call to 7-bit unsigned integers over its own range (7 rather than
-8 bits because AVX2's u8 x s8 pair products saturate int16 otherwise), int32 sums, fp32 out:
-1.8-2x fp32's speed at the translation decoder's shapes (``scripts/bench_int8_gemm.py --shapes
-decoding``). CPU only.
+:func:`fast_bf16_available` says whether this machine has it. There ``int8`` is the fast form
+(:class:`Int8Linear`): PyTorch's x86 (fbgemm) dynamic int8 products, weights int8 per output
+row, each input row quantized over its own range to 7-bit unsigned integers (7 rather than 8 bits
+because AVX2's u8 x s8 pair products would saturate int16), int32 sums, fp32 out: 1.4-2.8x fp32's
+speed at the translation decoder's shapes on an AVX2 machine (``scripts/bench_int8_gemm.py
+--shapes decoding``). CPU only.
 
 The low-precision weights are made once, ahead of decoding, rather than cast where each product
 is called as ``torch.autocast`` does. Inference only: the copy does not follow later changes to
