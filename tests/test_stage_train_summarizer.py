@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from nlp_rnn.api import load_model
 from nlp_rnn.cli import main
+from nlp_rnn.models.low_precision import int8_available
 from nlp_rnn.pipeline import load_pipeline, run_pipeline
 
 VERBS = ["visits", "meets", "praises", "criticizes", "leaves", "joins"]
@@ -125,3 +126,17 @@ def test_summarize_command_and_bad_input(summarizer: Path, tmp_path: Path) -> No
     )
     assert bad.exit_code != 0 and "a translation model, not a summarizer" in bad.output
     assert "nlp-rnn translate" in bad.output and not (tmp_path / "y").exists()
+
+
+@pytest.mark.skipif(not int8_available(), reason="needs PyTorch's x86 quantized engine")
+def test_summarize_command_in_int8(summarizer: Path, tmp_path: Path) -> None:
+    source, out = tmp_path / "in.txt", tmp_path / "out.txt"
+    source.write_text("late on friday , pelura leaves cairo , officials said .\n\n", encoding="utf-8")
+    args = ["summarize", "--model", str(summarizer / "model"), "--input", str(source), "--output", str(out)]
+    result = CliRunner().invoke(main, [*args, "--beam", "2", "--precision", "int8"])
+    assert result.exit_code == 0, result.output
+    assert out.read_text(encoding="utf-8").split("\n") == ["pelura leaves cairo", "", ""]
+    out.unlink()
+    on_a_gpu = CliRunner().invoke(main, [*args, "--precision", "int8", "--device", "cuda"])
+    assert on_a_gpu.exit_code != 0 and "int8 runs on the CPU only" in on_a_gpu.output
+    assert not out.exists()

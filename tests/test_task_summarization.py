@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from nlp_rnn.errors import NlpRnnError
+from nlp_rnn.models.low_precision import int8_available
 from nlp_rnn.models.pointer_generator import PointerGeneratorConfig
 from nlp_rnn.tasks.summarization import (
     UNK_ID,
@@ -25,6 +26,8 @@ from nlp_rnn.tasks.summarization import (
     target_ids,
 )
 from nlp_rnn.text.tokenizers import build_tokenizer
+
+needs_int8 = pytest.mark.skipif(not int8_available(), reason="needs PyTorch's x86 quantized engine")
 
 ARTICLES = ["police arrest zorba in athens on monday", "stocks fall ## percent in tokyo", "rain in athens"]
 TITLES = ["police arrest zorba", "tokyo stocks fall", "athens rain"]
@@ -133,3 +136,22 @@ def test_summarize_file_keeps_lines(tmp_path: Path) -> None:
     )
     lines = target.read_text(encoding="utf-8").split("\n")
     assert len(lines) == 4 and lines[1] == "" and lines[3] == ""
+
+
+@pytest.mark.parametrize("precision", ["bf16", pytest.param("int8", marks=needs_int8)])
+def test_low_precision_summaries_stay_close_to_fp32(precision: str) -> None:
+    predictor = tiny_predictor()
+    articles = [*ARTICLES, "police in tokyo on monday", "zorba"]
+    fp32 = predictor.summarize(articles, DecodingOptions(beam_size=3, max_length=4))
+    options = DecodingOptions(beam_size=3, max_length=4, precision=precision)
+    low = predictor.summarize(articles, options)
+    assert predictor.search_model(precision) is predictor.search_model(precision)  # made once
+    assert predictor.search_model() is predictor.model
+    same = [(a.score, b.score) for a, b in zip(fp32, low, strict=True) if a.words == b.words]
+    assert len(same) >= len(articles) - 1  # rounding may flip a close call
+    assert all(abs(a - b) < 0.05 for a, b in same)
+    if precision == "int8":  # per-row quantization: an article's summary does not depend on its batch
+        alone = [predictor.summarize([article], options)[0].words for article in articles]
+        assert [summary.words for summary in low] == alone
+    with pytest.raises(NlpRnnError, match="precision must be one of"):
+        predictor.summarize(articles, DecodingOptions(precision="fp16"))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from nlp_rnn.commands import precision_option
 from nlp_rnn.errors import NlpRnnError
 
 log = logging.getLogger(__name__)
@@ -29,17 +30,21 @@ def summarize_file(
     no_repeat_ngram_size: int = 0,
     batch_size: int = 64,
     device: str = "cpu",
+    precision: str = "fp32",
 ) -> int:
     """Summarize every line of ``input_path`` into the same line of ``output_path``; return the lines.
 
     The output is written atomically (a failure leaves no partial file); an empty article gives an
     empty line, and articles longer than the model's ``max_source_length`` words are cut to it
-    (both are counted in a log message).
+    (both are counted in a log message). ``precision`` ``"bf16"`` or ``"int8"`` (CPU) decodes
+    with a low-precision copy of the model (:mod:`nlp_rnn.models.low_precision`).
     """
     from nlp_rnn.api import load_model
+    from nlp_rnn.models.low_precision import check_precision
     from nlp_rnn.tasks import read_model_config
     from nlp_rnn.tasks.summarization import DecodingOptions
 
+    check_precision(precision, device)  # before any output exists
     if Path(input_path).resolve() == Path(output_path).resolve():
         raise NlpRnnError(f"{output_path}: the output would overwrite the input; choose another file")
     task = read_model_config(model_dir)["task"]
@@ -50,8 +55,9 @@ def summarize_file(
         )
     predictor = load_model(model_dir, device=device)
     options = DecodingOptions(
-        beam_size, min_length, max_length, length_penalty, no_repeat_ngram_size, batch_size
-    )
+        beam_size, min_length, max_length, length_penalty, no_repeat_ngram_size, batch_size,
+        precision=precision,
+    )  # fmt: skip
     lines, empty, longer = predictor.summarize_file(input_path, output_path, options)
     cap = predictor.max_source_length
     if empty:
@@ -106,6 +112,7 @@ def summarize_file(
     "--batch-size", default=64, show_default=True, type=click.IntRange(min=1), help="Articles per batch."
 )
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
+@precision_option(int8=True)
 def summarize(
     model_dir: Path,
     input_path: Path,
@@ -117,6 +124,7 @@ def summarize(
     no_repeat_ngram_size: int,
     batch_size: int,
     device: str,
+    precision: str,
 ) -> None:
     """Summarize each article of INPUT into the same line of OUTPUT (headline generation)."""
     if min_length > max_length:
@@ -125,5 +133,6 @@ def summarize(
         model_dir, input_path, output_path, beam_size=beam_size, min_length=min_length,
         max_length=max_length, length_penalty=length_penalty,
         no_repeat_ngram_size=no_repeat_ngram_size, batch_size=batch_size, device=device,
+        precision=precision,
     )  # fmt: skip
     click.echo(f"summarized {lines} line(s) into {output_path}", err=True)

@@ -226,6 +226,23 @@ def low_precision_copy(model: nn.Module, precision: str, recurrent: tuple[str, .
     return twin
 
 
+class InferenceCopies:
+    """The model a predictor decodes with, by precision: the model itself for ``fp32``, else a
+    :func:`low_precision_copy` made on first use and kept (``recurrent`` names its decoder RNNs).
+    The precision is checked against the device first (:func:`check_precision`)."""
+
+    def __init__(self, recurrent: tuple[str, ...] = ("decoder",)) -> None:
+        self.recurrent = recurrent
+        self._copies: dict[str, nn.Module] = {}
+
+    def get(self, model: nn.Module, precision: str, device: torch.device | str) -> nn.Module:
+        if check_precision(precision, device) == "fp32":
+            return model
+        if precision not in self._copies:
+            self._copies[precision] = low_precision_copy(model, precision, self.recurrent)
+        return self._copies[precision]
+
+
 def check_precision(
     precision: str, device: torch.device | str = "cpu", supported: tuple[str, ...] = PRECISIONS
 ) -> Precision:

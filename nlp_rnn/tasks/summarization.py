@@ -40,6 +40,7 @@ from nlp_rnn import __version__
 from nlp_rnn.data.batching import inference_batches
 from nlp_rnn.errors import InputError, NlpRnnError
 from nlp_rnn.fileio import atomic_file, chunked, iter_lines
+from nlp_rnn.models.low_precision import InferenceCopies
 from nlp_rnn.models.pointer_generator import PointerGenerator, PointerGeneratorConfig
 from nlp_rnn.models.search import Constraints, Hypothesis, beam_search, greedy_search
 from nlp_rnn.tasks import (
@@ -243,6 +244,7 @@ class DecodingOptions:
     no_repeat_ngram_size: int = 0  # block repeated n-grams (0: off)
     batch_size: int = DEFAULT_BATCH_SIZE
     ban_unk: bool = True  # never write <unk> (a word outside the vocabulary comes only by copying)
+    precision: str = "fp32"  # fp32, bf16 or int8 (CPU) products: nlp_rnn.models.low_precision
 
 
 @dataclass
@@ -271,6 +273,13 @@ class SummarizationPredictor:
         self.model = model.to(device).eval()
         self.vocab, self.text, self.max_source_length = vocab, text, max_source_length
         self.device = torch.device(device)
+        self._copies = InferenceCopies(recurrent=("decoder",))  # bf16/int8 copies, made on first use
+
+    def search_model(self, precision: str = "fp32") -> PointerGenerator:
+        """The model that decodes: :attr:`model` itself for ``fp32``; for ``bf16`` or ``int8`` an
+        inference copy whose linear layers and decoder RNN multiply in that precision (made once,
+        see :mod:`nlp_rnn.models.low_precision`; int8 on the CPU only)."""
+        return self._copies.get(self.model, precision, self.device)  # type: ignore[return-value]
 
     def summarize(self, articles: Sequence[str], options: DecodingOptions | None = None) -> list[Summary]:
         """Summaries of raw articles, in order. Articles longer than ``max_source_length`` words are
@@ -288,6 +297,7 @@ class SummarizationPredictor:
         real = [i for i, (ids, _) in enumerate(encoded) if ids]
         banned = (UNK_ID,) if options.ban_unk else ()
         constraints = Constraints(options.min_length, options.no_repeat_ngram_size, banned)
+        model = self.search_model(options.precision)
         was_training = self.model.training
         self.model.eval()
         try:
@@ -297,7 +307,7 @@ class SummarizationPredictor:
                 src_ext = pad_ids([np.asarray(encoded[i][0], dtype=np.int64) for i in rows]).to(self.device)
                 src = torch.where(src_ext < len(self.vocab), src_ext, UNK_ID)  # B x S
                 lengths = torch.tensor([len(encoded[i][0]) for i in rows], dtype=torch.long)  # B
-                found = self._search(src, lengths, src_ext, options, constraints)
+                found = self._search(model, src, lengths, src_ext, options, constraints)
                 for i, hypothesis in zip(rows, found, strict=True):
                     results[i] = self._summary(hypothesis, encoded[i][1])
         finally:
@@ -306,20 +316,20 @@ class SummarizationPredictor:
 
     def _search(
         self,
+        model: PointerGenerator,
         src: Tensor,
         lengths: Tensor,
         src_ext: Tensor,
         options: DecodingOptions,
         constraints: Constraints,
     ) -> list[Hypothesis]:
-        """The best hypothesis per article; at most ``max_length`` words whatever the article's length."""
+        """The best hypothesis per article from ``model`` (:meth:`search_model`); at most
+        ``max_length`` words whatever the article's length."""
         cap = {"max_len_a": 0.0, "max_len_b": options.max_length}
         if options.beam_size == 1:
-            return greedy_search(
-                self.model, src, lengths, constraints=constraints, src_extended=src_ext, **cap
-            )
+            return greedy_search(model, src, lengths, constraints=constraints, src_extended=src_ext, **cap)
         beams = beam_search(
-            self.model, src, lengths, options.beam_size, options.length_penalty,
+            model, src, lengths, options.beam_size, options.length_penalty,
             constraints=constraints, src_extended=src_ext, **cap,
         )  # fmt: skip
         return [sentence[0] for sentence in beams]

@@ -37,7 +37,7 @@ from nlp_rnn import __version__
 from nlp_rnn.data.batching import inference_batches
 from nlp_rnn.errors import InputError, NlpRnnError
 from nlp_rnn.fileio import atomic_file, chunked, iter_lines
-from nlp_rnn.models.low_precision import check_precision, low_precision_copy
+from nlp_rnn.models.low_precision import InferenceCopies
 from nlp_rnn.models.search import Hypothesis, beam_search, greedy_search
 from nlp_rnn.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from nlp_rnn.tasks import (
@@ -349,18 +349,13 @@ class TranslationPredictor:
         self.subwords = subwords
         self.source_lang, self.target_lang = source_lang, target_lang
         self.device = torch.device(device)
-        self._low_precision_models: dict[str, Seq2Seq] = {}  # made on first use, by precision
+        self._copies = InferenceCopies(recurrent=("decoder",))  # bf16/int8 copies, made on first use
 
     def search_model(self, precision: str = "fp32") -> Seq2Seq:
         """The model that decodes: :attr:`model` itself for ``fp32``; for ``bf16`` or ``int8`` an
         inference copy whose linear layers and decoder RNN multiply in that precision (made once,
         see :mod:`nlp_rnn.models.low_precision`; int8 on the CPU only)."""
-        if check_precision(precision, self.device) == "fp32":
-            return self.model
-        if precision not in self._low_precision_models:
-            copy = low_precision_copy(self.model, precision, recurrent=("decoder",))
-            self._low_precision_models[precision] = copy
-        return self._low_precision_models[precision]
+        return self._copies.get(self.model, precision, self.device)  # type: ignore[return-value]
 
     def translate(
         self,
