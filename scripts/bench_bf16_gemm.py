@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         for name, rows, inputs, outputs in SHAPES:
             x = torch.randn(rows, inputs)
             linear = nn.Linear(inputs, outputs)
-            low = Bf16Linear(linear)
+            low = Bf16Linear(linear.weight, linear.bias)
             fp32 = median_seconds(lambda: linear(x), args.repeats)  # noqa: B023 - used at once
             bf16 = median_seconds(lambda: low(x), args.repeats)  # noqa: B023
             reference = linear(x)

@@ -22,14 +22,14 @@ shares (where decoding time goes).
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import statistics
-import time
 from pathlib import Path
 from unittest import mock
 
 import sacrebleu
-from revision_bench import counting_decoder_rows
+from revision_bench import alternating_seconds, counting_decoder_rows
 from torch.profiler import ProfilerActivity, profile
 
 import nlp_rnn.tasks.translation as translation
@@ -81,12 +81,8 @@ def main(argv: list[str] | None = None) -> dict:
         with counting_decoder_rows(translator.search_model(combination[0])) as rows:
             outputs[combination] = translate(*combination)
         counts[combination] = rows[0], batches[0]
-    seconds: dict[tuple[str, str, int], list[float]] = {c: [] for c in combinations}
-    for _ in range(args.repeats):
-        for combination in combinations:
-            started = time.perf_counter()
-            translate(*combination)
-            seconds[combination].append(time.perf_counter() - started)
+    runs = {combination: functools.partial(translate, *combination) for combination in combinations}
+    seconds = alternating_seconds(runs, args.repeats)
     results = {}
     for (precision, rule, size), values in seconds.items():
         median = statistics.median(values)

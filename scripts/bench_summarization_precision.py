@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import statistics
-import time
 from pathlib import Path
+
+from revision_bench import alternating_seconds  # scripts/ is on the path
 
 from nlp_rnn.api import load_model
 from nlp_rnn.data.catalog import load_corpus
@@ -51,12 +53,8 @@ def main(argv: list[str] | None = None) -> dict:
         return [summary.text for summary in summarizer.summarize(articles, chosen)]
 
     outputs = {precision: summarize(precision) for precision in args.precisions}  # warms up
-    seconds: dict[str, list[float]] = {precision: [] for precision in args.precisions}
-    for _ in range(args.repeats):
-        for precision in args.precisions:
-            started = time.perf_counter()
-            summarize(precision)
-            seconds[precision].append(time.perf_counter() - started)
+    runs = {precision: functools.partial(summarize, precision) for precision in args.precisions}
+    seconds = alternating_seconds(runs, args.repeats)
     first = args.precisions[0]
     results: dict[str, dict] = {}
     for precision in args.precisions:

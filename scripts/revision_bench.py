@@ -1,7 +1,8 @@
 """What the ``bench_*_revisions.py`` scripts share: an earlier revision of this repository in a
 temporary git worktree, child processes that import the package from a chosen tree, alternating
-old/new rounds and their report; and a count of a translator's decoder rows (also used by
-``bench_decoding.py``)."""
+old/new rounds and their report; and what the decoding benchmarks share (``bench_decoding.py``,
+``bench_summarization_precision.py``): a count of a translator's decoder rows and alternating
+timing rounds in one process."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+Key = TypeVar("Key", bound=Hashable)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,6 +65,18 @@ def alternate(
             rows.append(row)
             print("  ".join(f"{name} {show(result)}" for name, result in row.items()))
     return rows
+
+
+def alternating_seconds(runs: Mapping[Key, Callable[[], object]], repeats: int) -> dict[Key, list[float]]:
+    """The seconds of each of ``runs``, ``repeats`` times, one round of all in turn after another, so
+    that load from other processes hits all alike."""
+    seconds: dict[Key, list[float]] = {key: [] for key in runs}
+    for _ in range(repeats):
+        for key, run in runs.items():
+            started = time.perf_counter()
+            run()
+            seconds[key].append(time.perf_counter() - started)
+    return seconds
 
 
 @contextmanager

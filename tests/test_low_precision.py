@@ -30,14 +30,15 @@ def relative_error(found: torch.Tensor, expected: torch.Tensor) -> float:
 def test_bf16_linear_is_close_to_fp32_and_returns_fp32() -> None:
     torch.manual_seed(0)
     linear = nn.Linear(64, 300)
-    low = Bf16Linear(linear)
+    low = Bf16Linear(linear.weight, linear.bias)
     x = torch.randn(7, 5, 64)
     out = low(x)
     assert out.dtype == torch.float32 and out.shape == (7, 5, 300)
     assert low.weight.dtype == torch.bfloat16 and low.bias.dtype == torch.float32
     error = relative_error(out, linear(x))
     assert 0 < error < 1e-2  # rounded (so really bf16), but only by bf16's 3 significant digits
-    without_bias = Bf16Linear(nn.Linear(64, 8, bias=False))
+    unbiased_layer = nn.Linear(64, 8, bias=False)
+    without_bias = Bf16Linear(unbiased_layer.weight, unbiased_layer.bias)
     assert without_bias.bias is None and without_bias(x).shape == (7, 5, 8)
 
 

@@ -50,13 +50,14 @@ INT8_ENGINES = ("x86", "fbgemm")
 
 
 class Bf16Linear(nn.Module):
-    """``nn.Linear`` for inference that multiplies in bf16: fp32 in, fp32 out, fp32 bias."""
+    """A linear layer (``weight`` out x in, ``bias`` out or None) for inference that multiplies in
+    bf16: fp32 in, fp32 out, fp32 bias."""
 
-    def __init__(self, linear: nn.Linear) -> None:
+    def __init__(self, weight: Tensor, bias: Tensor | None) -> None:
         super().__init__()
-        self.in_features, self.out_features = linear.in_features, linear.out_features
-        self.weight = nn.Parameter(linear.weight.detach().to(torch.bfloat16), requires_grad=False)
-        self.bias = None if linear.bias is None else nn.Parameter(linear.bias.detach(), requires_grad=False)
+        self.out_features, self.in_features = weight.shape
+        self.weight = nn.Parameter(weight.detach().to(torch.bfloat16), requires_grad=False)
+        self.bias = None if bias is None else nn.Parameter(bias.detach().float(), requires_grad=False)
 
     def forward(self, inputs: Tensor) -> Tensor:  # ... x in -> ... x out
         out = F.linear(inputs.to(torch.bfloat16), self.weight).to(inputs.dtype)
@@ -110,18 +111,6 @@ def _pack_int8(weight: Tensor) -> torch.ScriptObject:
     return torch.ops.quantized.linear_prepack(qweight, None)
 
 
-class _Bf16Product(nn.Module):
-    """``x W^T + b`` with ``W`` in bf16 and ``b`` fp32: fp32 N x in -> fp32 N x out."""
-
-    def __init__(self, weight: Tensor, bias: Tensor) -> None:
-        super().__init__()
-        self.register_buffer("weight", weight.detach().to(torch.bfloat16))
-        self.register_buffer("bias", bias.detach().clone())
-
-    def forward(self, inputs: Tensor) -> Tensor:
-        return torch.mm(inputs.to(torch.bfloat16), self.weight.t()).float().add_(self.bias)
-
-
 class LowPrecisionRNN(nn.Module):
     """A unidirectional, batch-first ``nn.GRU``/``nn.LSTM`` for inference, written out: each
     layer's input products for all steps in one bf16 or int8 product, then per step one product
@@ -138,7 +127,7 @@ class LowPrecisionRNN(nn.Module):
             raise TypeError("LowPrecisionRNN runs unidirectional batch-first nn.GRU and nn.LSTM modules")
         if precision not in ("bf16", "int8"):
             raise ValueError(f"LowPrecisionRNN multiplies in bf16 or int8, not {precision!r}")
-        product = _Bf16Product if precision == "bf16" else Int8Linear
+        product = Bf16Linear if precision == "bf16" else Int8Linear
         self.lstm = isinstance(rnn, nn.LSTM)
         self.num_layers, self.hidden_size = rnn.num_layers, rnn.hidden_size
         gates = rnn.weight_ih_l0.size(0)
@@ -210,6 +199,7 @@ def low_precision_copy(model: nn.Module, precision: str, recurrent: tuple[str, .
     itself is left as it was."""
     if precision not in ("bf16", "int8"):
         raise ValueError(f"a low-precision copy multiplies in bf16 or int8, not {precision!r}")
+    linear = Bf16Linear if precision == "bf16" else Int8Linear
     twin = copy.deepcopy(model).eval().requires_grad_(False)
     for path in recurrent:
         parent, _, name = path.rpartition(".")
@@ -221,25 +211,24 @@ def low_precision_copy(model: nn.Module, precision: str, recurrent: tuple[str, .
     for owner in list(twin.modules()):
         for name, child in list(owner.named_children()):
             if type(child) is nn.Linear and child.out_features >= MIN_LOW_PRECISION_OUTPUTS:
-                low = Bf16Linear(child) if precision == "bf16" else Int8Linear(child.weight, child.bias)
-                setattr(owner, name, low)
+                setattr(owner, name, linear(child.weight, child.bias))
     return twin
 
 
 class InferenceCopies:
-    """The model a predictor decodes with, by precision: the model itself for ``fp32``, else a
-    :func:`low_precision_copy` made on first use and kept (``recurrent`` names its decoder RNNs).
-    The precision is checked against the device first (:func:`check_precision`)."""
+    """The model a predictor decodes with, by precision: ``model`` itself for ``fp32``, else a
+    :func:`low_precision_copy` of it made on first use and kept (``recurrent`` names its decoder
+    RNNs). The precision is checked against ``device`` first (:func:`check_precision`)."""
 
-    def __init__(self, recurrent: tuple[str, ...] = ("decoder",)) -> None:
-        self.recurrent = recurrent
+    def __init__(self, model: nn.Module, device: torch.device | str, recurrent: tuple[str, ...]) -> None:
+        self.model, self.device, self.recurrent = model, device, recurrent
         self._copies: dict[str, nn.Module] = {}
 
-    def get(self, model: nn.Module, precision: str, device: torch.device | str) -> nn.Module:
-        if check_precision(precision, device) == "fp32":
-            return model
+    def get(self, precision: str) -> nn.Module:
+        if check_precision(precision, self.device) == "fp32":
+            return self.model
         if precision not in self._copies:
-            self._copies[precision] = low_precision_copy(model, precision, self.recurrent)
+            self._copies[precision] = low_precision_copy(self.model, precision, self.recurrent)
         return self._copies[precision]
 
 

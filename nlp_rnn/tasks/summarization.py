@@ -273,13 +273,13 @@ class SummarizationPredictor:
         self.model = model.to(device).eval()
         self.vocab, self.text, self.max_source_length = vocab, text, max_source_length
         self.device = torch.device(device)
-        self._copies = InferenceCopies(recurrent=("decoder",))  # bf16/int8 copies, made on first use
+        self._copies = InferenceCopies(self.model, self.device, recurrent=("decoder",))
 
     def search_model(self, precision: str = "fp32") -> PointerGenerator:
         """The model that decodes: :attr:`model` itself for ``fp32``; for ``bf16`` or ``int8`` an
         inference copy whose linear layers and decoder RNN multiply in that precision (made once,
         see :mod:`nlp_rnn.models.low_precision`; int8 on the CPU only)."""
-        return self._copies.get(self.model, precision, self.device)  # type: ignore[return-value]
+        return self._copies.get(precision)  # type: ignore[return-value]
 
     def summarize(self, articles: Sequence[str], options: DecodingOptions | None = None) -> list[Summary]:
         """Summaries of raw articles, in order. Articles longer than ``max_source_length`` words are

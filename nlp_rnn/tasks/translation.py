@@ -349,13 +349,13 @@ class TranslationPredictor:
         self.subwords = subwords
         self.source_lang, self.target_lang = source_lang, target_lang
         self.device = torch.device(device)
-        self._copies = InferenceCopies(recurrent=("decoder",))  # bf16/int8 copies, made on first use
+        self._copies = InferenceCopies(self.model, self.device, recurrent=("decoder",))
 
     def search_model(self, precision: str = "fp32") -> Seq2Seq:
         """The model that decodes: :attr:`model` itself for ``fp32``; for ``bf16`` or ``int8`` an
         inference copy whose linear layers and decoder RNN multiply in that precision (made once,
         see :mod:`nlp_rnn.models.low_precision`; int8 on the CPU only)."""
-        return self._copies.get(self.model, precision, self.device)  # type: ignore[return-value]
+        return self._copies.get(precision)  # type: ignore[return-value]
 
     def translate(
         self,
