@@ -3,6 +3,7 @@
     python scripts/bench_tagger_shapes.py --model runs/pos_ewt/model --shapes 2x200 2x128 1x256
     python scripts/bench_tagger_shapes.py --model runs/pos_ewt/model --shapes 2x200 --profile
     python scripts/bench_tagger_shapes.py --model runs/pos_ewt/model --shapes trained --max-tokens 4096 8192
+    python scripts/bench_tagger_shapes.py --model runs/pos_ewt/model --device cuda --max-tokens 4096 65536
 
 The model folder gives the vocabularies, the character CNN and the other settings; each shape
 ``LxH`` (layers x units per direction) is a tagger of those settings with seeded random weights
@@ -44,7 +45,7 @@ def tagger_of_shape(base: TaggingPredictor, shape: str, seed: int = 0) -> Taggin
     model = build_tagger(config, base.vocabs, pretrained.embedding_dim if pretrained is not None else 0)
     if pretrained is not None and model.pretrained is not None:
         model.pretrained.weight.data.copy_(pretrained.weight)
-    return TaggingPredictor(model, base.vocabs, base.training_words)
+    return TaggingPredictor(model, base.vocabs, base.training_words, device=base.device)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -59,6 +60,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     parser.add_argument("--profile", action="store_true", help="profile the first shape once")
     parser.add_argument(
         "--without-form-cache", action="store_true", help="also time each shape without its form cache"
@@ -74,11 +76,13 @@ def main(argv: list[str] | None = None) -> dict:
     gold_path = args.gold or (args.data_dir or default_data_dir()) / EWT_DEV
     words = [s["tokens"] for s in iter_sentences(gold_path)]
     count = sum(map(len, words))
-    base = TaggingPredictor.load(args.model)
+    base = TaggingPredictor.load(args.model, device=args.device)
     taggers = {shape: tagger_of_shape(base, shape) for shape in args.shapes}
     if args.without_form_cache:
         for shape in args.shapes:
-            uncached = TaggingPredictor(taggers[shape].model, base.vocabs, base.training_words)
+            uncached = TaggingPredictor(
+                taggers[shape].model, base.vocabs, base.training_words, device=args.device
+            )
             uncached.form_cache = FormCache([])
             taggers[f"{shape}-uncached"] = uncached
     if len(args.max_tokens) > 1:
@@ -100,8 +104,10 @@ def main(argv: list[str] | None = None) -> dict:
             tagger.tag(words, max_tokens=max_tokens)
             seconds[shape].append(time.perf_counter() - started)
 
-    results = {"gold": gold_path.name, "words": count, "threads": torch.get_num_threads(), "shapes": {}}
-    print(f"{gold_path.name}: {count:,} words; medians of {args.repeats}, {torch.get_num_threads()} threads")
+    device = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else "cpu"
+    threads = torch.get_num_threads()
+    results = {"gold": gold_path.name, "words": count, "threads": threads, "device": device, "shapes": {}}
+    print(f"{gold_path.name}: {count:,} words; medians of {args.repeats}; {device}, {threads} CPU threads")
     for shape, times in seconds.items():
         speed = count / statistics.median(times)
         parameters = sum(p.numel() for p in taggers[shape][0].model.encoder.parameters())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,12 +38,10 @@ def hf_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 DEMO_CORPORA = Path(__file__).resolve().parent.parent / "corpora" / "demo"
 
 
-@pytest.fixture(scope="session")
-def tiny_tagger(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small POS tagger trained for a few epochs on the demo treebank: its model folder."""
+def train_tiny_tagger(run_dir: Path, samples: list[str]) -> Path:
+    """Train a small POS tagger for a few epochs on the demo treebank; returns its model folder."""
     from nlp_rnn.pipeline import load_pipeline, run_pipeline
 
-    run_dir = tmp_path_factory.mktemp("tiny_tagger")
     pipeline = run_dir / "pipeline.yaml"
     pipeline.write_text(
         f"""
@@ -60,12 +59,25 @@ stages:
     input: data
     model: {{word_dim: 16, char_dim: 8, char_filters: 16, hidden_size: 16, num_layers: 2}}
     trainer: {{lr: 0.01, batch_size: 8, max_epochs: 4, tensorboard: false, plot: false}}
-    samples: ["I book a table."]
+    samples: {json.dumps(samples)}
 """,
         encoding="utf-8",
     )
     run_pipeline(load_pipeline(pipeline), run_dir / "run")
     return run_dir / "run" / "model"
+
+
+@pytest.fixture(scope="session")
+def tiny_tagger(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small POS tagger trained for a few epochs on the demo treebank: its model folder."""
+    return train_tiny_tagger(tmp_path_factory.mktemp("tiny_tagger"), ["I book a table."])
+
+
+@pytest.fixture(scope="session")
+def tiny_tagger_without_samples(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same tagger with no raw-text samples to tag, so that training it needs no spaCy
+    (the GPU machines' image has none, and only the CUDA tests use this one)."""
+    return train_tiny_tagger(tmp_path_factory.mktemp("tiny_tagger_without_samples"), [])
 
 
 @pytest.fixture

@@ -72,3 +72,19 @@ def test_console_script_runs_from_another_directory(tmp_path: Path) -> None:
     probe = "import sys, nlp_rnn.cli; print('torch' in sys.modules, 'datasets' in sys.modules)"
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert loaded.stdout.split() == ["False", "False"]
+
+
+def test_python_dash_m_runs_the_same_command_line(tmp_path: Path) -> None:
+    """``python -m nlp_rnn`` is the command line where no console script is installed."""
+    missing = subprocess.run(
+        [sys.executable, "-m", "nlp_rnn", "tag", "--model", "none", "--input", "in.txt", "--output", "out"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert missing.returncode != 0 and missing.stderr.startswith("error: ")
+    assert "Traceback" not in missing.stderr and not (tmp_path / "out").exists()
+    usage = subprocess.run(
+        [sys.executable, "-m", "nlp_rnn", "--help"], capture_output=True, text=True, check=True
+    )
+    assert usage.stdout.startswith("Usage: nlp-rnn ")

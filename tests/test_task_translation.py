@@ -4,6 +4,7 @@ and the model folder."""
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from pathlib import Path
@@ -35,6 +36,7 @@ from nlp_rnn.training.config import TrainerConfig
 from nlp_rnn.training.trainer import Trainer
 
 needs_int8 = pytest.mark.skipif(not int8_available(), reason="needs PyTorch's x86 quantized engine")
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
 
 DEMO = Path(__file__).resolve().parent.parent / "corpora" / "demo"
 SOURCES = (DEMO / "translate.train.xx").read_text(encoding="utf-8").splitlines()
@@ -298,3 +300,27 @@ def test_int8_output_does_not_depend_on_the_batch(predictor: TranslationPredicto
     assert [t.candidates[0].ids for t in together] == [t.candidates[0].ids for t in alone]
     scores = zip(together, alone, strict=True)
     assert all(a.candidates[0].score == pytest.approx(b.candidates[0].score, abs=1e-4) for a, b in scores)
+
+
+@needs_cuda
+def test_cuda_decoding_agrees_with_the_cpu_and_does_not_depend_on_the_batch(
+    predictor: TranslationPredictor,
+) -> None:
+    on_gpu = TranslationPredictor(
+        copy.deepcopy(predictor.model), predictor.subwords, "xx", "en", device="cuda"
+    )
+    cpu = predictor.translate(SAMPLES, beam_size=3)
+    gpu = on_gpu.translate(SAMPLES, beam_size=3, batch_size=5)
+    same = sum(a.text == b.text for a, b in zip(cpu, gpu, strict=True))
+    assert same >= len(SAMPLES) - 1  # other kernels may flip a close call, not the whole output
+    pairs = [
+        (a.candidates[0].score, b.candidates[0].score)
+        for a, b in zip(cpu, gpu, strict=True)
+        if a.text == b.text
+    ]
+    assert all(abs(a - b) < 1e-3 for a, b in pairs)
+    alone = [on_gpu.translate([sentence], beam_size=3)[0] for sentence in SAMPLES]
+    assert [t.candidates[0].ids for t in gpu] == [t.candidates[0].ids for t in alone]
+    greedy = on_gpu.translate(SAMPLES, beam_size=1)
+    assert [t.text for t in greedy] == [on_gpu.translate([s], beam_size=1)[0].text for s in SAMPLES]
+    assert next(predictor.model.parameters()).device.type == "cpu"
