@@ -3,7 +3,7 @@
     python scripts/bench_tagger_shapes.py --model runs/pos_ewt/model --shapes 2x200 2x128 1x256
     python scripts/bench_tagger_shapes.py --model runs/pos_ewt/model --shapes 2x200 --profile
     python scripts/bench_tagger_shapes.py --model runs/pos_ewt/model --shapes trained --max-tokens 4096 8192
-    python scripts/bench_tagger_shapes.py --model runs/pos_ewt/model --device cuda --max-tokens 4096 65536
+    python scripts/bench_tagger_shapes.py --model runs/pos_ewt/model --device cuda --paths per-form encoder
 
 The model folder gives the vocabularies, the character CNN and the other settings; each shape
 ``LxH`` (layers x units per direction) is a tagger of those settings with seeded random weights
@@ -14,7 +14,10 @@ process so that machine load hits all alike; the medians are compared. ``--profi
 operators that took the most time for the first shape. ``--without-form-cache`` adds, for each
 shape, the same tagger without its cache of the training forms' first-layer products
 (``LxH-uncached``), to measure what the cache saves. ``--max-tokens`` with several sizes times
-each tagger at each inference batch size (padded words per batch; ``LxH@N``).
+each tagger at each inference batch size (padded words per batch; ``LxH@N``). ``--paths`` times
+each of the two inference paths of a BiLSTM tagger (``LxH/per-form``: the first layer's input
+products per distinct form and a step loop, the CPU's default; ``LxH/encoder``: the encoder's
+own kernels, cuDNN on a GPU and its default there).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from nlp_rnn.data.conllu import iter_sentences
 from nlp_rnn.tasks.tagging import DEFAULT_MAX_TOKENS, FormCache, TaggingPredictor, build_tagger
 
 EWT_DEV = "ud_english_ewt/en_ewt-ud-dev.conllu"
+PATHS = {"auto": None, "per-form": True, "encoder": False}  # -> RNNTagger.per_form_inference
 
 
 def tagger_of_shape(base: TaggingPredictor, shape: str, seed: int = 0) -> TaggingPredictor:
@@ -46,6 +50,13 @@ def tagger_of_shape(base: TaggingPredictor, shape: str, seed: int = 0) -> Taggin
     if pretrained is not None and model.pretrained is not None:
         model.pretrained.weight.data.copy_(pretrained.weight)
     return TaggingPredictor(model, base.vocabs, base.training_words, device=base.device)
+
+
+def tag(run: tuple[TaggingPredictor, int, str], words: list[list[str]]) -> None:
+    """Tags ``words`` with ``run``'s tagger, inference batch size and path."""
+    tagger, max_tokens, path = run
+    tagger.model.per_form_inference = PATHS[path]
+    tagger.tag(words, max_tokens=max_tokens)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -68,6 +79,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--max-tokens", type=int, nargs="+", default=[DEFAULT_MAX_TOKENS], help="padded words per batch"
     )
+    parser.add_argument(
+        "--paths", nargs="+", default=["auto"], choices=sorted(PATHS), help="inference paths to time"
+    )
     parser.add_argument("--output", type=Path, default=None, help="write the results as JSON here")
     args = parser.parse_args(argv)
     if args.threads:
@@ -85,24 +99,26 @@ def main(argv: list[str] | None = None) -> dict:
             )
             uncached.form_cache = FormCache([])
             taggers[f"{shape}-uncached"] = uncached
-    if len(args.max_tokens) > 1:
-        taggers = {f"{name}@{n}": (tagger, n) for name, tagger in taggers.items() for n in args.max_tokens}
-    else:
-        taggers = {name: (tagger, args.max_tokens[0]) for name, tagger in taggers.items()}
-    for tagger, max_tokens in taggers.values():
-        tagger.tag(words, max_tokens=max_tokens)  # warm-up
+    runs = {}  # name -> (tagger, max_tokens, path)
+    for name, tagger in taggers.items():
+        for n in args.max_tokens:
+            for path in args.paths:
+                label = name + (f"@{n}" if len(args.max_tokens) > 1 else "")
+                runs[label + (f"/{path}" if len(args.paths) > 1 else "")] = (tagger, n, path)
+    for name in runs:
+        tag(runs[name], words)  # warm-up
     if args.profile:
         from torch.profiler import ProfilerActivity, profile
 
         with profile(activities=[ProfilerActivity.CPU]) as prof:
-            next(iter(taggers.values()))[0].tag(words)
+            tag(next(iter(runs.values())), words)
         print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=20))
-    seconds: dict[str, list[float]] = {shape: [] for shape in taggers}
+    seconds: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(args.repeats):
-        for shape, (tagger, max_tokens) in taggers.items():
+        for name, run in runs.items():
             started = time.perf_counter()
-            tagger.tag(words, max_tokens=max_tokens)
-            seconds[shape].append(time.perf_counter() - started)
+            tag(run, words)
+            seconds[name].append(time.perf_counter() - started)
 
     device = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else "cpu"
     threads = torch.get_num_threads()
@@ -110,7 +126,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"{gold_path.name}: {count:,} words; medians of {args.repeats}; {device}, {threads} CPU threads")
     for shape, times in seconds.items():
         speed = count / statistics.median(times)
-        parameters = sum(p.numel() for p in taggers[shape][0].model.encoder.parameters())
+        parameters = sum(p.numel() for p in runs[shape][0].model.encoder.parameters())
         results["shapes"][shape] = {"words_per_second": round(speed), "encoder_parameters": parameters}
         print(f"{shape:>14}: {speed:>10,.0f} words/s  ({parameters:,} encoder parameters)")
     if args.output:

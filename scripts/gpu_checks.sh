@@ -60,7 +60,8 @@ run_tagger() {
         --set "stages.train.samples=[]" --set stages.train.trainer.tensorboard=false \
         --set "stages.train.trainer.device=$device" "${tagger_train[@]}" || return
     "$python" scripts/bench_tagger_shapes.py --model /tmp/nlp_rnn_pos/model --device "$device" \
-        --shapes trained 2x100 --max-tokens 4096 65536 --repeats 5 --output "$out/tagger.json"
+        --shapes trained 2x100 --max-tokens 4096 65536 --paths per-form encoder --repeats 5 \
+        --output "$out/tagger.json"
 }
 
 run_translate() {

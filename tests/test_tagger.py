@@ -154,6 +154,20 @@ def test_inference_from_per_form_projections_equals_the_encoder(layers: int) -> 
         assert torch.allclose(fast[name][real], slow[name][real], atol=1e-5)
 
 
+def test_per_form_inference_runs_on_the_cpu_by_default_and_can_be_chosen() -> None:
+    tagger = make_tagger().eval()
+    assert tagger.per_form_inference is None and tagger.fast_inference()
+    tagger.per_form_inference = False
+    assert not tagger.fast_inference()
+    tagger.per_form_inference = True
+    assert tagger.fast_inference() and not tagger.train().fast_inference()
+    if torch.cuda.is_available():
+        on_gpu = make_tagger().eval().cuda()
+        assert not on_gpu.fast_inference()  # cuDNN runs the whole layer
+        on_gpu.per_form_inference = True
+        assert on_gpu.fast_inference()
+
+
 def random_encoder(sizes: list[int]) -> tuple[RNNEncoder, torch.Tensor, torch.Tensor, torch.Tensor]:
     """A BiLSTM of ``sizes`` in eval mode, random inputs (4 x 7 x 4), their lengths and the first
     layer's input products (4 x 7 x 8H)."""

@@ -136,6 +136,22 @@ def test_cuda_tags_agree_with_the_cpu_and_do_not_depend_on_the_batch(
     )
     assert differing <= words // 200  # other kernels may flip a close call, not the tagging
     assert [(s.upos, s.xpos) for s in on_gpu.tag(sentences, max_tokens=16)] == gpu_tags
+    exact = [tag for s in gpu for tag in s.upos + s.xpos]
+    low = [tag for s in on_gpu.tag(sentences, precision="bf16") for tag in s.upos + s.xpos]
+    assert sum(a == b for a, b in zip(exact, low, strict=True)) >= 0.99 * len(exact)
+
+
+def test_both_inference_paths_give_the_same_tags_and_probabilities(tiny_tagger: Path) -> None:
+    predictor = load_model(tiny_tagger)
+    dev = Path(__file__).parent.parent / "corpora/demo/tagged.dev.conllu"
+    sentences = [s["tokens"] for s in iter_sentences(dev)]
+    per_form = predictor.tag(sentences)
+    predictor.model.per_form_inference = False  # the encoder's own kernels, as on a GPU
+    encoder = predictor.tag(sentences)
+    assert [(s.upos, s.xpos) for s in encoder] == [(s.upos, s.xpos) for s in per_form]
+    probabilities, _ = predictor.probabilities(sentences)
+    predictor.model.per_form_inference = None
+    np.testing.assert_allclose(probabilities, predictor.probabilities(sentences)[0], atol=1e-5)
 
 
 def test_bf16_tags_agree_with_fp32(tiny_tagger: Path, tmp_path: Path) -> None:

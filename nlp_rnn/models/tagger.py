@@ -171,6 +171,10 @@ class RNNTagger(nn.Module):
         self.xpos = nn.Linear(self.encoder.output_size, num_xpos) if num_xpos else None
         self.upos_crf = LinearChainCRF(num_upos) if config.crf else None
         self.xpos_crf = LinearChainCRF(num_xpos) if config.crf and num_xpos else None
+        # Eval-mode batches through the per-form path (form_projections, then the step loop of
+        # bilstm_inference): True, False, or None for where it was measured faster, the CPU; on a
+        # GPU cuDNN runs each whole layer in one call (scripts/bench_tagger_shapes.py --paths).
+        self.per_form_inference: bool | None = None
 
     def word_vectors(self, batch: dict[str, Tensor]) -> Tensor:
         """The concatenated word representations, B x T x D."""
@@ -223,7 +227,10 @@ class RNNTagger(nn.Module):
 
     def fast_inference(self) -> bool:
         """Whether eval-mode batches run through :meth:`form_projections` and :meth:`tag_logits`."""
-        return not self.training and bilstm_inference.supports(self.encoder)
+        wanted = self.per_form_inference
+        if wanted is None:
+            wanted = self.upos.weight.device.type == "cpu"
+        return wanted and not self.training and bilstm_inference.supports(self.encoder)
 
     def _heads(self, sequence: Tensor) -> dict[str, Tensor]:
         output = {"upos_logits": self.upos(sequence)}  # B x T x K_upos

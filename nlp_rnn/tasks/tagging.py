@@ -355,7 +355,10 @@ def _batch_outputs(
                     )
                 else:
                     batch = {k: v.to(device) for k, v in collate(examples).items()}
-                    lengths, output = batch["lengths"].cpu(), model(batch)
+                    on_gpu = torch.device(device).type == "cuda"  # (oneDNN has no bf16 LSTM on AVX2)
+                    with torch.autocast("cuda", torch.bfloat16, enabled=bf16 and on_gpu):
+                        output = {key: value.float() for key, value in model(batch).items()}
+                    lengths = batch["lengths"].cpu()
                 real = torch.arange(int(lengths.max())) < lengths[:, None]  # B x T
                 positions = np.concatenate([np.arange(offsets[i], offsets[i + 1]) for i in indices])
                 yield positions, real, lengths, output
@@ -515,7 +518,8 @@ class TaggingPredictor:
         precision: str = "fp32",
     ) -> list[TaggedSentence]:
         """Tag pre-tokenized sentences (each a non-empty list of words). ``precision="bf16"``
-        multiplies in bf16 (fast on CPUs with AMX; :mod:`nlp_rnn.models.low_precision`)."""
+        multiplies in bf16: on the CPU in the per-form path (fast with AMX;
+        :mod:`nlp_rnn.models.low_precision`), on a GPU under autocast."""
         check_precision(precision, supported=FLOAT_PRECISIONS)
         if not _sentence_lists(token_lists):
             return []
