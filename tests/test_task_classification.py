@@ -279,3 +279,17 @@ def test_weights_of_another_architecture_are_refused(tmp_path: Path) -> None:
     (folder / WEIGHTS_FILE).write_bytes((other / WEIGHTS_FILE).read_bytes())
     with pytest.raises(NlpRnnError, match="do not fit config.json"):
         ClassificationPredictor.load(folder)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+@pytest.mark.parametrize("pooling", POOLINGS)
+def test_cuda_probabilities_match_the_cpu(pooling: str, tmp_path: Path) -> None:
+    predictor, _ = train_tiny(pooling, tmp_path)
+    texts, _ = read_demo("dev")
+    exact = predictor.predict_proba(texts)
+    on_gpu = ClassificationPredictor(
+        predictor.model, predictor.tokenizer, predictor.vocab, predictor.label_vocab, device="cuda"
+    )
+    np.testing.assert_allclose(on_gpu.predict_proba(texts, batch_size=7), exact, atol=1e-4)
+    low = on_gpu.predict_proba(texts, precision="bf16")
+    assert np.abs(low - exact).max() < 5e-2
