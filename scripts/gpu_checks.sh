@@ -4,7 +4,7 @@
 # tagger and translation issues. First, where the corpora are:
 #
 #   bash scripts/prepare_gpu_checks.sh                  # -> .gpu_bundle (wheels + corpora)
-#   bash scripts/gpu_checks.sh tests packing seq2seq tagger   # about 4 minutes on an H100
+#   bash scripts/gpu_checks.sh env tests packing seq2seq tagger   # about 5 minutes on an H100
 #   bash scripts/gpu_checks.sh translate                      # the GPU recipe, at most 6 minutes
 #
 # Steps (default: all, in this order): env, tests, packing, seq2seq, tagger, translate. Results go
