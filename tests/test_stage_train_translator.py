@@ -185,3 +185,23 @@ def test_translate_command_n_best(translator: Path, tmp_path: Path) -> None:
     assert scores == sorted(scores, reverse=True) and lines[3] == "1 |||  ||| 0"
     too_many = CliRunner().invoke(main, [*args, "--beam", "2", "--n-best", "3"])
     assert too_many.exit_code != 0 and "n_best <= beam_size" in too_many.output
+
+
+def test_resampled_subwords_train_and_repeat_from_the_seed(tmp_path: Path, caplog) -> None:
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(PIPELINE, encoding="utf-8")
+    overrides = [
+        "stages.translate.subwords.sampled_segmentations=2",
+        "stages.translate.trainer.max_epochs=2",
+        "stages.translate.samples=[]",
+        "stages.translate.attention_plots=0",
+        "stages.translate.decoding.greedy=false",
+    ]
+    with caplog.at_level("INFO"):
+        first = run_pipeline(load_pipeline(path, overrides), tmp_path / "a").metrics
+    assert "2 sampled segmentations each" in caplog.text
+    second = run_pipeline(load_pipeline(path, overrides), tmp_path / "b").metrics
+    assert first["translate.dev.ppl"] == second["translate.dev.ppl"]
+    assert first["translate.dev.bleu"] == second["translate.dev.bleu"]
+    plain = run_pipeline(load_pipeline(path, overrides[1:]), tmp_path / "c").metrics
+    assert plain["translate.dev.ppl"] != first["translate.dev.ppl"]  # epoch 1 read other splits

@@ -9,6 +9,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -24,10 +25,12 @@ from nlp_rnn.tasks.translation import (
     PAD_ID,
     UNK_ID,
     Collate,
+    ResampledPairs,
     SubwordModels,
     TranslationPredictor,
     build_seq2seq,
     encode_pairs,
+    encode_resampled_pairs,
     evaluate_batches,
     train_subwords,
     write_model_files,
@@ -134,6 +137,35 @@ def test_encoding_drops_long_and_empty_pairs(subwords: SubwordModels) -> None:
     assert encoded.lengths == [len(target) + 1]
     with pytest.raises(NlpRnnError, match="targets ran out first"):
         encode_pairs(["a", "b"], ["a"], subwords)
+
+
+def test_resampled_pairs_split_the_same_pairs_otherwise_each_epoch(subwords: SubwordModels) -> None:
+    sources, targets = [*SOURCES[:60], "", " ".join(["kat"] * 60)], [*TARGETS[:60], "x", "cat"]
+    best = encode_pairs(sources, targets, subwords, max_length=40)
+    pairs = encode_resampled_pairs(sources, targets, subwords, max_length=40, samples=2, alpha=0.1, seed=3)
+    assert isinstance(pairs, ResampledPairs) and len(pairs.segmentations) == 3
+    assert len(pairs) == len(best) == 60 and (pairs.too_long, pairs.empty) == (1, 1)
+    assert pairs.lengths == best.lengths and pairs.target_tokens == best.target_tokens
+    assert [pairs[i][1].tolist() for i in range(60)] == [best[i][1].tolist() for i in range(60)]  # epoch 0
+    decode = subwords.target.decode_ids
+    for epoch in (1, 2):
+        pairs.set_epoch(epoch)
+        sampled = [pairs[i] for i in range(60)]
+        # Other splits of the same texts: the same sentences when decoded, different ids in places.
+        assert [decode(t.tolist()) for _, t in sampled] == [decode(best[i][1].tolist()) for i in range(60)]
+        changed = sum(s.tolist() != best[i][0].tolist() for i, (s, _) in enumerate(sampled))
+        assert changed >= 5
+    pairs.set_epoch(3)  # 3 mod 3: the best segmentation again
+    assert all(pairs[i][0].tolist() == best[i][0].tolist() for i in range(60))
+    again = encode_resampled_pairs(sources, targets, subwords, max_length=40, samples=2, alpha=0.1, seed=3)
+    other = encode_resampled_pairs(sources, targets, subwords, max_length=40, samples=2, alpha=0.1, seed=4)
+    ids = [
+        np.concatenate([p.source_ids, p.target_ids]) for p in (pairs.segmentations[1], again.segmentations[1])
+    ]
+    assert np.array_equal(*ids)  # the seed decides the samples
+    assert not np.array_equal(
+        ids[0], np.concatenate([other.segmentations[1].source_ids, other.segmentations[1].target_ids])
+    )
 
 
 def test_collate_frames_targets_and_pads_with_zero(subwords: SubwordModels) -> None:

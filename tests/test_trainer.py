@@ -242,6 +242,44 @@ def test_resume_after_crash_repeats_the_uninterrupted_run(tmp_path: Path, name: 
     )
 
 
+class PerEpochExamples(Sequence):
+    """Training examples in several variants of the same lengths, one per epoch (as subword
+    resampling serves them); records the Trainer's ``set_epoch`` calls."""
+
+    def __init__(self, *variants: list[dict[str, Any]]) -> None:
+        self.variants, self.current, self.epochs = variants, variants[0], []
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epochs.append(epoch)
+        self.current = self.variants[epoch % len(self.variants)]
+
+    def __len__(self) -> int:
+        return len(self.current)
+
+    def __getitem__(self, index):  # noqa: ANN001, ANN204 - Sequence's own signature
+        return self.current[index]
+
+
+def test_epoch_aware_data_serves_its_epoch_and_resumes_there(tmp_path: Path) -> None:
+    reversed_ids = [{**example, "ids": example["ids"][::-1]} for example in TRAIN]
+    settings = {"batch_size": 8, "max_epochs": 3, "checkpoint_every": 5}
+    data = PerEpochExamples(TRAIN, reversed_ids)
+    _, varied = fit(tmp_path / "varied", train=data, **settings)
+    assert data.epochs == [0, 1, 2]
+    _, plain = fit(tmp_path / "plain", **settings)
+    assert not state_dicts_equal(varied.state_dict(), plain.state_dict())  # epoch 1 read the variant
+    crashing = PerEpochExamples(TRAIN, reversed_ids)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        fit(tmp_path / "crashed", train=crashing, callbacks=[CrashAfterCheckpoint(10)], **settings)
+    assert crashing.epochs == [0, 1]  # step 10 is in epoch 1 (8 batches an epoch)
+    resumed_data = PerEpochExamples(TRAIN, reversed_ids)
+    _, resumed = fit(
+        tmp_path / "crashed", TinyClassifier(seed=9), train=resumed_data, resume=True, **settings
+    )
+    assert resumed_data.epochs == [1, 2]
+    assert state_dicts_equal(resumed.state_dict(), varied.state_dict())
+
+
 def test_resume_of_a_finished_run_returns_or_extends(tmp_path: Path) -> None:
     first, model = fit(tmp_path, batch_size=16, max_epochs=1)
     again, _ = fit(tmp_path, batch_size=16, max_epochs=1, resume=True)

@@ -42,6 +42,15 @@ class SubwordSettings(Schema):
     )
     lowercase: bool = pydantic.Field(False, description="lowercase the text before splitting it")
     character_coverage: float = pydantic.Field(1.0, gt=0, le=1, description="share of characters kept")
+    sampled_segmentations: int = pydantic.Field(
+        0,
+        ge=0,
+        description="subword regularization: this many segmentations of each training pair sampled "
+        "from the unigram model besides the best one; epoch e reads segmentation e mod (this + 1)",
+    )
+    sampling_alpha: float = pydantic.Field(
+        0.3, gt=0, le=1, description="the sampling's sharpness (Kudo 2018's alpha; 1 = the model's own)"
+    )
 
 
 class DecodingSettings(Schema):
@@ -115,6 +124,7 @@ class TrainTranslatorStage(Stage):
             TranslationPredictor,
             build_seq2seq,
             encode_pairs,
+            encode_resampled_pairs,
             train_subwords,
         )
         from nlp_rnn.training.seeding import seed_everything
@@ -135,11 +145,23 @@ class TrainTranslatorStage(Stage):
             character_coverage=settings.character_coverage,
             seed=seed,
         )
-        train = encode_pairs(train_src, train_tgt, subwords, max_length=config.max_length)
+        if settings.sampled_segmentations:
+            train = encode_resampled_pairs(
+                train_src,
+                train_tgt,
+                subwords,
+                max_length=config.max_length,
+                samples=settings.sampled_segmentations,
+                alpha=settings.sampling_alpha,
+                seed=seed,
+            )
+        else:
+            train = encode_pairs(train_src, train_tgt, subwords, max_length=config.max_length)
         dev = encode_pairs(dev_src, dev_tgt, subwords)
         ctx.log.info(
             "subwords: %d source / %d target pieces (%s) in %.1f s; %d training pairs (%d target "
-            "subwords; dropped %d longer than %d, %d with an empty side), %d dev pairs",
+            "subwords; dropped %d longer than %d, %d with an empty side; %d sampled segmentations "
+            "each), %d dev pairs",
             subwords.source.vocab_size,
             subwords.target.vocab_size,
             "joint" if subwords.joint else "separate",
@@ -149,6 +171,7 @@ class TrainTranslatorStage(Stage):
             train.too_long,
             config.max_length,
             train.empty,
+            settings.sampled_segmentations,
             len(dev),
         )
 

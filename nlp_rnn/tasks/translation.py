@@ -208,8 +208,16 @@ def encode_pairs(
     teach the model to stop mid-sentence and a truncated source to translate what is not there.
     Use ``max_length=None`` for dev data to keep every non-empty pair.
     """
+    return _encode(sources, targets, models, max_length)[0]
+
+
+def _encode(
+    sources: Iterable[str], targets: Iterable[str], models: SubwordModels, max_length: int | None
+) -> tuple[EncodedPairs, list[int]]:
+    """:func:`encode_pairs`, and the numbers of the pairs it kept."""
     source_ids: list[list[int]] = []
     target_ids: list[list[int]] = []
+    kept: list[int] = []
     too_long = empty = 0
     for number, (source, target) in enumerate(itertools.zip_longest(sources, targets)):
         if source is None or target is None:
@@ -223,7 +231,67 @@ def encode_pairs(
         else:
             source_ids.append(src)
             target_ids.append(tgt)
-    return EncodedPairs(_flat(source_ids), _flat(target_ids), too_long=too_long, empty=empty)
+            kept.append(number)
+    return EncodedPairs(_flat(source_ids), _flat(target_ids), too_long=too_long, empty=empty), kept
+
+
+class ResampledPairs:
+    """Training pairs in several subword segmentations (subword regularization, Kudo 2018): the
+    best one, then segmentations sampled from the unigram model. Epoch ``e`` reads segmentation
+    ``e mod K`` (:meth:`set_epoch`, which the Trainer calls at every epoch's start), so the model
+    sees a word split in several ways and the run stays reproducible and resumable. ``lengths``
+    (for batching) and the counts are the best segmentation's; sampled ones are a little longer.
+    """
+
+    def __init__(self, segmentations: Sequence[EncodedPairs]) -> None:
+        if not segmentations or len({len(pairs) for pairs in segmentations}) != 1:
+            raise ValueError("ResampledPairs needs one or more segmentations of the same pairs")
+        self.segmentations = list(segmentations)
+        best = self.segmentations[0]
+        self.lengths, self.too_long, self.empty = best.lengths, best.too_long, best.empty
+        self._current = best
+
+    def set_epoch(self, epoch: int) -> None:
+        """Serve segmentation ``epoch mod K`` from now on."""
+        self._current = self.segmentations[epoch % len(self.segmentations)]
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        return self._current[index]
+
+    @property
+    def source_tokens(self) -> int:
+        return self.segmentations[0].source_tokens
+
+    @property
+    def target_tokens(self) -> int:
+        return self.segmentations[0].target_tokens
+
+
+def encode_resampled_pairs(
+    sources: Sequence[str],
+    targets: Sequence[str],
+    models: SubwordModels,
+    max_length: int | None = None,
+    samples: int = 3,
+    alpha: float = 0.3,
+    seed: int = 0,
+) -> ResampledPairs:
+    """The pairs :func:`encode_pairs` keeps, in their best segmentation and ``samples`` more, each
+    side sampled with ``alpha`` (:meth:`SentencePieceTokenizer.encode_ids`) from a generator
+    seeded with ``seed``: the same segmentations for the same seed."""
+    import sentencepiece as spm
+
+    best, kept = _encode(sources, targets, models, max_length)
+    spm.set_random_generator_seed(seed)
+    segmentations = [best]
+    for _ in range(samples):
+        source_ids = [models.source.encode_ids(sources[i], alpha) for i in kept]
+        target_ids = [models.target.encode_ids(targets[i], alpha) for i in kept]
+        segmentations.append(EncodedPairs(_flat(source_ids), _flat(target_ids)))
+    return ResampledPairs(segmentations)
 
 
 def pad_ids(id_arrays: Sequence[np.ndarray], prefix: int | None = None, suffix: int | None = None) -> Tensor:

@@ -491,9 +491,16 @@ class SentencePieceTokenizer(Tokenizer):
     def detokenize(self, tokens: Sequence[str]) -> str:
         return self._processor.decode_pieces(list(tokens))
 
-    def encode_ids(self, text: str) -> list[int]:
-        """The piece ids of a text (the model's own ids, not a :class:`Vocab`'s)."""
-        return self._processor.encode(self._normalize(text), out_type=int)
+    def encode_ids(self, text: str, sampling_alpha: float | None = None) -> list[int]:
+        """The piece ids of a text (the model's own ids, not a :class:`Vocab`'s). With
+        ``sampling_alpha`` (a unigram model only) one segmentation is sampled from the model's
+        distribution sharpened by that power, instead of the best one (subword regularization;
+        ``sentencepiece.set_random_generator_seed`` seeds it)."""
+        if sampling_alpha is None:
+            return self._processor.encode(self._normalize(text), out_type=int)
+        return self._processor.encode(
+            self._normalize(text), out_type=int, enable_sampling=True, alpha=sampling_alpha, nbest_size=-1
+        )
 
     def decode_ids(self, ids: Sequence[int]) -> str:
         """Text from piece ids."""

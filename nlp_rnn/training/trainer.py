@@ -189,7 +189,10 @@ class Trainer:
         """Train ``model`` in place and return where the run ended.
 
         ``lengths``/``dev_lengths`` (one per example; default: the dataset's ``lengths`` attribute)
-        group similar lengths into batches and count tokens. ``evaluate`` defaults to
+        group similar lengths into batches and count tokens. A ``train_data`` with a
+        ``set_epoch(epoch)`` method has it called at the start of every epoch, before the epoch's
+        examples are read (also when a resumed run re-enters an epoch), so that it can serve other
+        variants of its examples each epoch. ``evaluate`` defaults to
         ``model.evaluate(batches)`` if the model has one, else to the mean dev loss. ``add_files``
         writes task files (vocabulary, model config) into every checkpoint folder. With
         ``resume=True`` the run continues from ``last/`` if there is one.
@@ -559,6 +562,8 @@ class _Run:
     def _train_epoch(self) -> None:
         """Train from the saved position to the end of the epoch (or until told to stop)."""
         self.sampler.set_epoch(self.state.epoch)
+        if callable(set_data_epoch := getattr(self.train_data, "set_epoch", None)):
+            set_data_epoch(self.state.epoch)
         batches = list(self.sampler)
         tokens = [sum(self.lengths[i] for i in batch) for batch in batches]
         position = self.state.position
