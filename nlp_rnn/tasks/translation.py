@@ -262,10 +262,6 @@ class ResampledPairs:
         return self._current[index]
 
     @property
-    def source_tokens(self) -> int:
-        return self.segmentations[0].source_tokens
-
-    @property
     def target_tokens(self) -> int:
         return self.segmentations[0].target_tokens
 
