@@ -90,7 +90,8 @@ if [[ ${1:-} == _step ]]; then
     exit
 fi
 
-declare -A limits=([env]=60 [tests]=240 [packing]=120 [seq2seq]=150 [tagger]=180 [translate]=360)
+# Seconds per step: the first five together fit one 10-minute device call, translate another.
+declare -A limits=([env]=30 [tests]=180 [packing]=90 [seq2seq]=120 [tagger]=140 [translate]=360)
 steps=("$@")
 [[ ${#steps[@]} -gt 0 ]] || steps=(env tests packing seq2seq tagger translate)
 for name in "${steps[@]}"; do
