@@ -18,6 +18,14 @@ out=${OUT:-runs/gpu_checks}
 device=${DEVICE:-cuda}
 python=${PYTHON:-python3}
 quick=${QUICK:-0}
+# Seconds per step: the first five together fit one 10-minute device call, translate another.
+declare -A limits=([env]=30 [tests]=180 [packing]=90 [seq2seq]=120 [tagger]=140 [translate]=360)
+steps=("$@")
+[[ ${#steps[@]} -gt 0 ]] || steps=(env tests packing seq2seq tagger translate)
+for name in "${steps[@]}"; do
+    [[ $name == _step ]] && break  # this script calling itself for one step
+    [[ -n ${limits[$name]:-} ]] || { echo "unknown step: $name (${!limits[*]})" >&2; exit 2; }
+done
 mkdir -p "$out"
 export NLP_RNN_DATA="$PWD/$bundle/corpora" PYTHONUNBUFFERED=1
 if ! "$python" -c "import pydantic, gensim, datasets" 2>/dev/null; then
@@ -90,13 +98,6 @@ if [[ ${1:-} == _step ]]; then
     exit
 fi
 
-# Seconds per step: the first five together fit one 10-minute device call, translate another.
-declare -A limits=([env]=30 [tests]=180 [packing]=90 [seq2seq]=120 [tagger]=140 [translate]=360)
-steps=("$@")
-[[ ${#steps[@]} -gt 0 ]] || steps=(env tests packing seq2seq tagger translate)
-for name in "${steps[@]}"; do
-    [[ -n ${limits[$name]:-} ]] || { echo "unknown step: $name (${!limits[*]})" >&2; exit 2; }
-done
 for name in "${steps[@]}"; do
     started=$(date +%s)
     echo "=== $name" >>"$out/checks.log"
