@@ -23,12 +23,13 @@ own kernels, cuDNN on a GPU and its default there).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
-import time
 from pathlib import Path
 
 import torch
+from revision_bench import alternating_seconds  # scripts/ is on the path
 
 from nlp_rnn.data.catalog import default_data_dir
 from nlp_rnn.data.conllu import iter_sentences
@@ -113,12 +114,9 @@ def main(argv: list[str] | None = None) -> dict:
         with profile(activities=[ProfilerActivity.CPU]) as prof:
             tag(next(iter(runs.values())), words)
         print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=20))
-    seconds: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(args.repeats):
-        for name, run in runs.items():
-            started = time.perf_counter()
-            tag(run, words)
-            seconds[name].append(time.perf_counter() - started)
+    seconds = alternating_seconds(
+        {name: functools.partial(tag, run, words) for name, run in runs.items()}, args.repeats
+    )
 
     device = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else "cpu"
     threads = torch.get_num_threads()
