@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from nlp_rnn.models.seq2seq import DecoderState, Seq2Seq, Seq2SeqConfig
+from nlp_rnn.models.seq2seq import DecoderState, Seq2Seq, Seq2SeqConfig, drop_words
 from nlp_rnn.tasks import WEIGHTS_FILE, load_weights_file, save_weights
 
 PAD, BOS, EOS = 0, 2, 3
@@ -319,3 +319,61 @@ def test_both_training_paths_lower_the_loss(attention, input_feeding, stepwise):
         loss().backward()
         optimizer.step()
     assert loss().item() < 0.5 * first
+
+
+# --- word dropout -----------------------------------------------------------------------------
+
+
+def test_drop_words_zeroes_whole_vectors_and_spares_bos():
+    torch.manual_seed(0)
+    tokens = torch.randint(4, 50, (64, 40))
+    embedded = torch.randn(64, 40, 8)
+    dropped = drop_words(embedded, tokens, 0.3, keep_first=True)
+    zeroed = (dropped == 0).all(-1)  # B x T
+    assert not zeroed[:, 0].any()
+    assert 0.25 < zeroed[:, 1:].float().mean().item() < 0.35
+    kept = ~zeroed
+    assert torch.equal(dropped[kept], embedded[kept])  # not rescaled
+
+
+@pytest.mark.parametrize("side", ["source_word_dropout", "target_word_dropout"])
+def test_word_dropout_is_off_in_eval_mode_and_at_zero(side):
+    batch = make_batch()
+    plain = make_model(seed=1)
+    dropping = make_model(seed=1, **{side: 0.5})
+    dropping.eval(), plain.eval()
+    assert torch.equal(dropping(batch)["loss"], plain(batch)["loss"])
+    zero = make_model(seed=1, **{side: 0.0}).train()
+    torch.manual_seed(5)
+    loss = plain.train()(batch)["loss"]
+    draws = torch.rand(3)
+    torch.manual_seed(5)
+    assert torch.equal(zero(batch)["loss"], loss)
+    assert torch.equal(torch.rand(3), draws)  # probability 0 draws no random numbers
+
+
+def test_source_word_dropout_hides_the_source_words():
+    batch = make_batch()
+    other = dict(batch, src=torch.where(batch["src"] > 0, 4 + (batch["src"] - 3) % 7, 0))
+    assert not torch.equal(other["src"], batch["src"])
+    model = make_model(seed=1, source_word_dropout=0.999999).train()
+    torch.manual_seed(2)
+    loss = model(batch)["loss"]
+    torch.manual_seed(2)
+    assert torch.allclose(model(other)["loss"], loss)
+    model.eval()
+    assert not torch.allclose(model(other)["loss"], model(batch)["loss"])
+
+
+def test_target_word_dropout_hides_the_previous_target_words():
+    batch = make_batch()
+    tgt_in = batch["tgt_in"].clone()
+    tgt_in[:, 1:] = torch.where(tgt_in[:, 1:] > 0, 4 + (tgt_in[:, 1:] - 3) % 9, 0)
+    other = dict(batch, tgt_in=tgt_in)
+    model = make_model(seed=1, target_word_dropout=0.999999).train()
+    torch.manual_seed(2)
+    loss = model(batch)["loss"]
+    torch.manual_seed(2)
+    assert torch.allclose(model(other)["loss"], loss)
+    model.eval()
+    assert not torch.allclose(model(other)["loss"], model(batch)["loss"])

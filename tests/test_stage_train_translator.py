@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
+import torch
 from click.testing import CliRunner
+from safetensors.torch import load_file, save_file
 
 from nlp_rnn.cli import main
 from nlp_rnn.errors import ConfigError
@@ -205,3 +208,36 @@ def test_resampled_subwords_train_and_repeat_from_the_seed(tmp_path: Path, caplo
     assert first["translate.dev.bleu"] == second["translate.dev.bleu"]
     plain = run_pipeline(load_pipeline(path, overrides[1:]), tmp_path / "c").metrics
     assert plain["translate.dev.ppl"] != first["translate.dev.ppl"]  # epoch 1 read other splits
+
+
+def test_translate_command_ensemble(translator: Path, tmp_path: Path) -> None:
+    model = translator / "model"
+    other = tmp_path / "other"
+    shutil.copytree(model, other)
+    weights = load_file(other / "model.safetensors")
+    generator = torch.Generator().manual_seed(0)
+    save_file(
+        {k: v + 0.05 * torch.randn(v.shape, generator=generator) for k, v in weights.items()},
+        other / "model.safetensors",
+    )
+    source = tmp_path / "in.en"
+    source.write_text("the big woman sings .\n\na small cat runs .\n", encoding="utf-8")
+    args = ["translate", "--model", str(model), "--input", str(source), "--beam", "3"]
+    alone = CliRunner().invoke(main, [*args, "--output", str(tmp_path / "alone")])
+    twice = CliRunner().invoke(main, [*args, "--output", str(tmp_path / "twice"), "--ensemble", str(model)])
+    assert alone.exit_code == 0 and twice.exit_code == 0, alone.output + twice.output
+    assert (tmp_path / "twice").read_text(encoding="utf-8") == (tmp_path / "alone").read_text(
+        encoding="utf-8"
+    )
+    both = CliRunner().invoke(main, [*args, "--output", str(tmp_path / "both"), "--ensemble", str(other)])
+    assert both.exit_code == 0, both.output
+    lines = (tmp_path / "both").read_text(encoding="utf-8").split("\n")
+    assert len(lines) == 4 and lines[0] and lines[1] == "" and lines[2]
+    config = json.loads((other / "config.json").read_text(encoding="utf-8"))
+    (other / "config.json").write_text(json.dumps({**config, "target_lang": "de"}), encoding="utf-8")
+    wrong = CliRunner().invoke(main, [*args, "--output", str(tmp_path / "wrong"), "--ensemble", str(other)])
+    assert wrong.exit_code != 0 and "member 2 translates en -> de, member 1 en -> xx" in wrong.output
+    (other / "config.json").write_text(json.dumps({**config, "task": "tagging"}), encoding="utf-8")
+    wrong = CliRunner().invoke(main, [*args, "--output", str(tmp_path / "wrong"), "--ensemble", str(other)])
+    assert wrong.exit_code != 0 and "a tagging model, not a translator" in wrong.output
+    assert not (tmp_path / "wrong").exists()

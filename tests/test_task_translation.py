@@ -356,3 +356,58 @@ def test_cuda_decoding_agrees_with_the_cpu_and_does_not_depend_on_the_batch(
     greedy = on_gpu.translate(SAMPLES, beam_size=1)
     assert [t.text for t in greedy] == [on_gpu.translate([s], beam_size=1)[0].text for s in SAMPLES]
     assert next(predictor.model.parameters()).device.type == "cpu"
+
+
+# --------------------------------------------------------------------------- ensembles
+
+
+def perturbed(predictor: TranslationPredictor, seed: int, scale: float = 0.05) -> TranslationPredictor:
+    """Another model near the trained one: its weights with a little noise."""
+    model = copy.deepcopy(predictor.model)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(scale * torch.randn(parameter.shape, generator=generator))
+    return TranslationPredictor(model, predictor.subwords, predictor.source_lang, predictor.target_lang)
+
+
+def test_an_ensemble_translates_by_the_mean_distribution(predictor: TranslationPredictor) -> None:
+    other = perturbed(predictor, seed=1)
+    ensemble = predictor.ensembled([other])
+    assert ensemble.members == [other.model] and ensemble.model is predictor.model
+    results = ensemble.translate(SAMPLES, beam_size=1, return_attention=True)
+    assert any(t.text for t in results)
+    first = results[0].candidates[0]
+    assert torch.allclose(first.attention.sum(-1), torch.ones(len(first.ids) + 1), atol=1e-5)
+    # A greedy output's log-probability is the sum over its steps of log mean_m p_m(token).
+    dev = [(np.asarray(predictor.subwords.source.encode_ids(SAMPLES[0])), np.asarray(first.ids))]
+    batch = Collate()(dev)
+    step_probs = []
+    for model in (predictor.model, other.model):
+        with torch.no_grad():
+            state = model.encode(batch["src"], batch["src_lengths"])
+            logits = model.teacher_forced_logits(state, batch["tgt_in"])  # 1 x T x V
+        step_probs.append(torch.softmax(logits, -1).gather(-1, batch["tgt_out"].unsqueeze(-1)).squeeze(-1))
+    expected = ((step_probs[0] + step_probs[1]) / 2).log().sum().item()
+    assert first.log_prob == pytest.approx(expected, abs=1e-4)
+    together = ensemble.translate(SAMPLES, beam_size=3, batch_size=5)
+    alone = [ensemble.translate([sentence], beam_size=3)[0] for sentence in SAMPLES]
+    assert [t.candidates[0].ids for t in together] == [t.candidates[0].ids for t in alone]
+
+
+@needs_int8
+def test_an_ensemble_decodes_in_int8(predictor: TranslationPredictor) -> None:
+    ensemble = predictor.ensembled([perturbed(predictor, seed=2)])
+    fp32 = ensemble.translate(SAMPLES, beam_size=3)
+    int8 = ensemble.translate(SAMPLES, beam_size=3, precision="int8")
+    assert sum(a.text == b.text for a, b in zip(fp32, int8, strict=True)) >= len(SAMPLES) - 2
+
+
+def test_ensemble_members_must_share_pair_and_subwords(predictor: TranslationPredictor) -> None:
+    other_pair = TranslationPredictor(copy.deepcopy(predictor.model), predictor.subwords, "xx", "de")
+    with pytest.raises(NlpRnnError, match="member 2 translates xx -> de, member 1 xx -> en"):
+        predictor.ensembled([other_pair])
+    subwords = train_subwords(SOURCES[:300], TARGETS[:300], vocab_size=120)
+    other_subwords = TranslationPredictor(build_seq2seq(TINY, subwords), subwords, "xx", "en")
+    with pytest.raises(NlpRnnError, match="member 2 has other SentencePiece models"):
+        predictor.ensembled([other_subwords])

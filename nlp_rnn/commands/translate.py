@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -34,6 +35,7 @@ def translate_file(
     device: str = "cpu",
     chunk: int = 1000,
     precision: str = "fp32",
+    ensemble: Sequence[str | os.PathLike[str]] = (),
 ) -> int:
     """Translate every line of ``input_path`` into the same line of ``output_path``; return the lines.
 
@@ -44,6 +46,8 @@ def translate_file(
     best candidates of every line in Moses' n-best format, ``LINE ||| translation ||| score``
     (``LINE`` counted from 0; an empty line gives one empty candidate). ``precision="bf16"``
     multiplies in bf16, ``"int8"`` in int8 on the CPU (:mod:`nlp_rnn.models.low_precision`).
+    ``ensemble`` names further model folders of the same pair and SentencePiece models that decode
+    together with ``model_dir`` (their next-token distributions averaged at every step).
     """
     from nlp_rnn.api import load_model
     from nlp_rnn.fileio import atomic_file, chunked, iter_lines
@@ -54,12 +58,15 @@ def translate_file(
         if other is not None and Path(input_path).resolve() == Path(other).resolve():
             raise NlpRnnError(f"{other}: the output would overwrite the input; choose another file")
     check_precision(precision, device)  # before any output exists
-    task = read_model_config(model_dir)["task"]
-    if task != "translation":
-        raise NlpRnnError(
-            f"{model_dir}: a {task} model, not a translator (train one with a train_translator stage)"
-        )
+    for folder in (model_dir, *ensemble):
+        task = read_model_config(folder)["task"]
+        if task != "translation":
+            raise NlpRnnError(
+                f"{folder}: a {task} model, not a translator (train one with a train_translator stage)"
+            )
     predictor = load_model(model_dir, device=device)
+    if ensemble:
+        predictor = predictor.ensembled([load_model(folder, device=device) for folder in ensemble])
     for side, asked, known in (
         ("source", source_lang, predictor.source_lang),
         ("target", target_lang, predictor.target_lang),
@@ -185,6 +192,14 @@ def _attention_record(predictor, translation) -> dict[str, object]:  # predictor
     type=click.IntRange(min=1),
     help="Write this many candidates per line (Moses format: LINE ||| text ||| score); at most --beam.",
 )
+@click.option(
+    "--ensemble",
+    "ensemble",
+    multiple=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Another model folder of the same pair and subwords to decode with --model (averaged "
+    "next-token distributions); repeat for more.",
+)
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
 @precision_option(int8=True)
 def translate(
@@ -202,6 +217,7 @@ def translate(
     n_best: int,
     device: str,
     precision: str,
+    ensemble: tuple[Path, ...],
 ) -> None:
     """Translate INPUT (raw text, one sentence per line) into OUTPUT, line by line."""
     count = translate_file(
@@ -219,5 +235,6 @@ def translate(
         n_best=n_best,
         device=device,
         precision=precision,
+        ensemble=ensemble,
     )
     click.echo(f"translated {count} line(s) into {output_path}", err=True)

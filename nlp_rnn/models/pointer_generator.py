@@ -183,7 +183,7 @@ class PointerGenerator(Seq2Seq):
     def _teacher_forced(self, state: DecoderState, tgt_in: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Attentional vectors (B x T x H), input embeddings (B x T x E) and attention weights
         (B x T x S) for inputs ``tgt_in``."""
-        embedded = self.embedding_dropout(self.target_embedding(self._plain_ids(tgt_in)))  # B x T x E
+        embedded = self.embedding_dropout(self.target_inputs(self._plain_ids(tgt_in)))  # B x T x E
         source = state.source
         if self.one_shot:
             outputs, _ = self.decoder(embedded, self._recurrent(state))  # B x T x H

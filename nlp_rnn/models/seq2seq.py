@@ -34,6 +34,10 @@ by the prediction made one position earlier, and the ordinary teacher-forced pas
 inputs gives the loss (the targets stay the reference). ``p = 0`` runs no first pass and draws no
 random numbers; eval mode never mixes.
 
+Word dropout (``source_word_dropout``, ``target_word_dropout``; Gal and Ghahramani 2016, Sennrich
+and Zhang 2019), in training only: whole token embeddings of the source, and of the decoder's
+teacher-forced inputs after BOS, are zeroed at random before the element-wise embedding dropout.
+
 Decoder state (:class:`DecoderState`): the source's memory, keys and mask
 (:class:`EncodedSource`), the decoder's ``h`` (and ``c``), ``layers x B x H`` as in PyTorch's
 modules, and the previous attentional vector ``B x H``. The initial ``h`` (and ``c``) come from the
@@ -131,6 +135,19 @@ class Seq2SeqConfig(Schema):
     )
     embedding_dropout: float = pydantic.Field(
         0.1, ge=0, lt=1, description="dropout on source and target embeddings"
+    )
+    source_word_dropout: float = pydantic.Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="training only: share of source tokens whose whole embedding is zeroed (word dropout)",
+    )
+    target_word_dropout: float = pydantic.Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="training only: share of the decoder's target inputs (after BOS) whose whole "
+        "embedding is zeroed, so the decoder leans on the source",
     )
     tie_embeddings: bool = pydantic.Field(
         False,
@@ -248,6 +265,17 @@ def mix_inputs(tgt_in: Tensor, predicted: Tensor, probability: float, pad_id: in
     return torch.where(replace, previous, tgt_in)
 
 
+def drop_words(embedded: Tensor, tokens: Tensor, probability: float, keep_first: bool = False) -> Tensor:
+    """Word dropout (Gal and Ghahramani 2016; Sennrich and Zhang 2019): embeddings ``embedded``
+    (B x T x E) of ``tokens`` (B x T) with each position's whole vector zeroed, independently with
+    ``probability``; the others are not rescaled, so a dropped word reads as "some word here".
+    ``keep_first`` spares position 0 (the decoder's BOS). Padding embeddings are zeros already."""
+    drop = torch.rand(tokens.shape, device=tokens.device) < probability  # B x T
+    if keep_first:
+        drop[:, 0] = False
+    return embedded.masked_fill(drop.unsqueeze(-1), 0.0)
+
+
 def _make_decoder_rnn(config: Seq2SeqConfig, input_size: int) -> nn.RNNBase:
     rnn = nn.LSTM if config.cell == "lstm" else nn.GRU
     dropout = config.dropout if config.decoder_layers > 1 else 0.0
@@ -348,7 +376,10 @@ class Seq2Seq(nn.Module):
 
     def encode(self, src: Tensor, src_lengths: Tensor) -> DecoderState:
         """The initial decoder state for right-padded sources ``src`` (B x S) of ``src_lengths`` (B)."""
-        embedded = self.embedding_dropout(self.source_embedding(src))  # B x S x E
+        embedded = self.source_embedding(src)  # B x S x E
+        if self.training and self.config.source_word_dropout:
+            embedded = drop_words(embedded, src, self.config.source_word_dropout)
+        embedded = self.embedding_dropout(embedded)
         encoded = self.encoder(embedded, src_lengths)
         memory = encoded.sequence  # B x S x M
         positions = torch.arange(src.size(1), device=src.device)  # S
@@ -370,12 +401,20 @@ class Seq2Seq(nn.Module):
 
         Runs one shot when :attr:`one_shot` allows it, unless ``stepwise`` forces the step loop.
         """
-        embedded = self.embedding_dropout(self.target_embedding(tgt_in))  # B x T x E
+        embedded = self.embedding_dropout(self.target_inputs(tgt_in))  # B x T x E
         if self.one_shot and not stepwise:
             attentional = self._attentional_one_shot(embedded, state)  # B x T x H
         else:
             attentional = self._attentional_stepwise(embedded, state)  # B x T x H
         return self._logits(attentional)
+
+    def target_inputs(self, tgt_in: Tensor) -> Tensor:
+        """Teacher forcing's decoder input embeddings (B x T x E) of ``tgt_in`` (B x T, ids the
+        target embedding reads), with target word dropout in training (before embedding dropout)."""
+        embedded = self.target_embedding(tgt_in)  # B x T x E
+        if self.training and self.config.target_word_dropout:
+            embedded = drop_words(embedded, tgt_in, self.config.target_word_dropout, keep_first=True)
+        return embedded
 
     def scheduled_inputs(self, state: DecoderState, tgt_in: Tensor) -> Tensor:
         """The decoder inputs of a training forward: ``tgt_in`` (B x T) itself, or, in training mode

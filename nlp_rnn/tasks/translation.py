@@ -37,6 +37,7 @@ from nlp_rnn import __version__
 from nlp_rnn.data.batching import inference_batches
 from nlp_rnn.errors import InputError, NlpRnnError
 from nlp_rnn.fileio import atomic_file, chunked, iter_lines
+from nlp_rnn.models.ensemble import Ensemble
 from nlp_rnn.models.low_precision import InferenceCopies
 from nlp_rnn.models.search import Hypothesis, beam_search, greedy_search
 from nlp_rnn.models.seq2seq import Seq2Seq, Seq2SeqConfig
@@ -396,7 +397,9 @@ class TranslationPredictor:
 
     ``translate(["ein Hund läuft ."])`` gives :class:`Translation` objects; sentences are sorted
     by length into batches and decoded in eval mode, so a sentence's output does not depend on
-    the sentences it is decoded with.
+    the sentences it is decoded with. ``members`` are further models of the same subwords that
+    decode together with ``model`` as an :class:`~nlp_rnn.models.ensemble.Ensemble` (see
+    :meth:`ensembled`).
     """
 
     task = TASK
@@ -408,18 +411,52 @@ class TranslationPredictor:
         source_lang: str,
         target_lang: str,
         device: torch.device | str = "cpu",
+        members: Sequence[Seq2Seq] = (),
     ) -> None:
         self.model = model.to(device).eval()
+        self.members = [member.to(device).eval() for member in members]
         self.subwords = subwords
         self.source_lang, self.target_lang = source_lang, target_lang
         self.device = torch.device(device)
-        self._copies = InferenceCopies(self.model, self.device, recurrent=("decoder",))
+        self._copies = [
+            InferenceCopies(one, self.device, recurrent=("decoder",)) for one in (self.model, *self.members)
+        ]
 
-    def search_model(self, precision: str = "fp32") -> Seq2Seq:
+    def ensembled(self, others: Sequence[TranslationPredictor]) -> TranslationPredictor:
+        """A predictor whose searches average this model's and ``others``' next-token
+        distributions. They must translate the same pair with the same SentencePiece models."""
+        for k, other in enumerate(others, start=2):
+            if (other.source_lang, other.target_lang) != (self.source_lang, self.target_lang):
+                raise NlpRnnError(
+                    f"ensemble member {k} translates {other.source_lang} -> {other.target_lang}, "
+                    f"member 1 {self.source_lang} -> {self.target_lang}"
+                )
+            same = other.subwords.joint == self.subwords.joint and (
+                other.subwords.source == self.subwords.source
+                and other.subwords.target == self.subwords.target
+            )
+            if not same:
+                raise NlpRnnError(
+                    f"ensemble member {k} has other SentencePiece models than member 1: members must "
+                    "share the subwords (train them in pipelines with the same subwords settings and data)"
+                )
+        models = [model for other in others for model in (other.model, *other.members)]
+        return TranslationPredictor(
+            self.model,
+            self.subwords,
+            self.source_lang,
+            self.target_lang,
+            self.device,
+            [*self.members, *models],
+        )
+
+    def search_model(self, precision: str = "fp32") -> Seq2Seq | Ensemble:
         """The model that decodes: :attr:`model` itself for ``fp32``; for ``bf16`` or ``int8`` an
         inference copy whose linear layers and decoder RNN multiply in that precision (made once,
-        see :mod:`nlp_rnn.models.low_precision`; int8 on the CPU only)."""
-        return self._copies.get(precision)  # type: ignore[return-value]
+        see :mod:`nlp_rnn.models.low_precision`; int8 on the CPU only). With :attr:`members`, an
+        :class:`~nlp_rnn.models.ensemble.Ensemble` of all the models in that precision."""
+        models = [copies.get(precision) for copies in self._copies]
+        return models[0] if len(models) == 1 else Ensemble(models)  # type: ignore[return-value,arg-type]
 
     def translate(
         self,
@@ -455,7 +492,8 @@ class TranslationPredictor:
         batches = inference_batches([len(ids[i]) for i in real], batch_size, max_tokens, one_length=False)
         model = self.search_model(precision)
         was_training = self.model.training
-        self.model.eval()
+        for one in (self.model, *self.members):
+            one.eval()
         try:
             for batch in batches:
                 rows = [real[j] for j in batch]
