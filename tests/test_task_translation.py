@@ -393,6 +393,8 @@ def test_an_ensemble_translates_by_the_mean_distribution(predictor: TranslationP
     together = ensemble.translate(SAMPLES, beam_size=3, batch_size=5)
     alone = [ensemble.translate([sentence], beam_size=3)[0] for sentence in SAMPLES]
     assert [t.candidates[0].ids for t in together] == [t.candidates[0].ids for t in alone]
+    with pytest.raises(NlpRnnError, match="an ensemble has no single model folder"):
+        ensemble.save(Path("never-written"))
 
 
 @needs_int8

@@ -563,7 +563,12 @@ class TranslationPredictor:
     # --- the model folder ----------------------------------------------------------------------
 
     def save(self, folder: str | Path, metrics: Mapping[str, float] | None = None) -> Path:
-        """Write a complete model folder (weights included)."""
+        """Write a complete model folder (weights included); an ensemble is saved model by model."""
+        if self.members:
+            raise NlpRnnError(
+                "an ensemble has no single model folder: save each model with its own predictor "
+                "and pass the folders to --ensemble"
+            )
         folder = Path(folder)
         write_model_files(folder, self.model, self.subwords, self.source_lang, self.target_lang)
         save_weights(self.model, folder, metrics)
