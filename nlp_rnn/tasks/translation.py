@@ -431,11 +431,7 @@ class TranslationPredictor:
                     f"ensemble member {k} translates {other.source_lang} -> {other.target_lang}, "
                     f"member 1 {self.source_lang} -> {self.target_lang}"
                 )
-            same = other.subwords.joint == self.subwords.joint and (
-                other.subwords.source == self.subwords.source
-                and other.subwords.target == self.subwords.target
-            )
-            if not same:
+            if other.subwords != self.subwords:
                 raise NlpRnnError(
                     f"ensemble member {k} has other SentencePiece models than member 1: members must "
                     "share the subwords (train them in pipelines with the same subwords settings and data)"
