@@ -3,6 +3,7 @@
     python scripts/bench_decoding.py --model runs/cj300/ours_model
     python scripts/bench_decoding.py --model DIR --batch-sizes 64 128 --repeats 5 --beam 5
     python scripts/bench_decoding.py --model DIR --precisions fp32 int8 --batch-sizes 64 --rules filled
+    python scripts/bench_decoding.py --model A --ensemble B --ensemble C --batch-sizes 64 --rules filled
 
 Translates the Multi30k dev sources (``TranslationPredictor.translate``: raw text in,
 detokenized text out) with every combination of ``--batch-sizes`` and the two ways of cutting
@@ -16,7 +17,9 @@ combinations of a precision translated identically, and each precision's sacreBL
 references (``--precisions``: fp32, bf16, int8; :mod:`nlp_rnn.models.low_precision`). With
 ``--profile``, one more pass of the first combination
 runs under ``torch.profiler`` and the ten operators with the most CPU time are printed with their
-shares (where decoding time goes).
+shares (where decoding time goes). With ``--ensemble`` (repeatable), the model folders given there
+decode together with ``--model`` as one ensemble (``TranslationPredictor.ensembled``), what
+``nlp-rnn translate --ensemble`` runs; model loading is not timed.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import nlp_rnn.tasks.translation as translation
 from nlp_rnn.api import load_model
 from nlp_rnn.data.batching import inference_batches
 from nlp_rnn.data.catalog import load_corpus
+from nlp_rnn.models.ensemble import Ensemble
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -43,6 +47,9 @@ def main(argv: list[str] | None = None) -> dict:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--model", type=Path, required=True, help="a translator model folder")
+    parser.add_argument(
+        "--ensemble", type=Path, action="append", default=[], help="another member (repeatable)"
+    )
     parser.add_argument("--data-dir", default=None, help="corpus folder (default: ../shared/corpora)")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 128])
     parser.add_argument("--beam", type=int, default=5)
@@ -59,6 +66,8 @@ def main(argv: list[str] | None = None) -> dict:
     dev = load_corpus("multi30k", "dev", data_dir=args.data_dir)
     sources, references = list(dev["src"]), list(dev["tgt"])
     translator = load_model(args.model)
+    if args.ensemble:
+        translator = translator.ensembled([load_model(path) for path in args.ensemble])
     batches = [0]
 
     def cut_by(rule: str):  # -> an inference_batches that cuts by this rule, whatever the caller asks
@@ -78,7 +87,9 @@ def main(argv: list[str] | None = None) -> dict:
     counts: dict[tuple[str, str, int], tuple[int, int]] = {}
     outputs: dict[tuple[str, str, int], list[str]] = {}
     for combination in combinations:  # warms up, counts and keeps the outputs
-        with counting_decoder_rows(translator.search_model(combination[0])) as rows:
+        searcher = translator.search_model(combination[0])  # an ensemble's members share the rows
+        counted = searcher.members[0] if isinstance(searcher, Ensemble) else searcher
+        with counting_decoder_rows(counted) as rows:
             outputs[combination] = translate(*combination)
         counts[combination] = rows[0], batches[0]
     runs = {combination: functools.partial(translate, *combination) for combination in combinations}

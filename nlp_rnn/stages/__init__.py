@@ -8,6 +8,7 @@ from nlp_rnn.pipeline import Stage
 from nlp_rnn.stages.corpus import CorpusStage
 from nlp_rnn.stages.series import SeriesStage
 from nlp_rnn.stages.silver_tags import SilverTagsStage
+from nlp_rnn.stages.teacher_translations import TeacherTranslationsStage
 from nlp_rnn.stages.tokenize import TokenizeStage
 from nlp_rnn.stages.train_classifier import TrainClassifierStage
 from nlp_rnn.stages.train_forecaster import TrainForecasterStage
@@ -31,6 +32,7 @@ STAGE_KINDS: dict[str, type[Stage]] = {
         SeriesStage,
         TrainForecasterStage,
         TrainTranslatorStage,
+        TeacherTranslationsStage,
         TrainLanguageModelStage,
         TrainSummarizerStage,
     )
