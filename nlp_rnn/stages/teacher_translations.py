@@ -3,9 +3,9 @@
 Sequence-level knowledge distillation (Kim & Rush, 2016): one or more *teacher* translators
 (model folders; several decode as one ensemble, averaging their next-token distributions)
 translate the source side of a split of a ``corpus`` stage with beam search, and a later
-``train_translator`` stage trains a *student* on these pairs. Teacher outputs are simpler and
-more consistent than human references, so a single student learns much of what an ensemble
-knows and decodes at one model's cost.
+``train_translator`` stage trains a *student* on these pairs, in the hope that one model learns
+what the ensemble knows and decodes at one model's cost. (On Multi30k with the CPU recipe as
+student it did not pay: README, Distillation.)
 
 Output, in the stage folder: ``splits/<split>/`` with the ``src`` and ``tgt`` columns (the
 teachers' translations; with ``keep_original`` the original pairs follow them, so the split has
