@@ -7,31 +7,23 @@ from pathlib import Path
 
 import datasets
 import pytest
+from demo_translation import DEMO_PARALLEL_STAGE, TINY_TRANSLATOR_MODEL
 
 from nlp_rnn.api import load_model
 from nlp_rnn.errors import ConfigError, NlpRnnError
 from nlp_rnn.pipeline import load_pipeline, run_pipeline
 from nlp_rnn.stages import teacher_translations
 
-DEMO = Path(__file__).resolve().parent.parent / "corpora" / "demo"
 
-DATA = f"""
-  data:
-    kind: corpus
-    format: parallel
-    splits: {{train: {DEMO / "translate.train.en"}, dev: {DEMO / "translate.dev.en"}}}
-    targets: {{train: {DEMO / "translate.train.xx"}, dev: {DEMO / "translate.dev.xx"}}}
-"""
-
-TRANSLATOR = """
+def translator(input: str, epochs: int) -> str:
+    """A train_translator stage's settings (after its name) reading the stage ``input``."""
+    return f"""
     kind: train_translator
     input: {input}
     source_lang: en
     target_lang: xx
     subwords: {{vocab_size: 200}}
-    model: {{embedding_dim: 32, cell: gru, encoder_hidden: 32, encoder_layers: 1, decoder_hidden: 64,
-             decoder_layers: 1, attention: general, input_feeding: false, tie_embeddings: true,
-             share_source_target_embeddings: true, dropout: 0.1, embedding_dropout: 0.1}}
+    model: {TINY_TRANSLATOR_MODEL}
     trainer: {{lr: 0.01, max_tokens: 1024, max_epochs: {epochs}, tensorboard: false, plot: false}}
     decoding: {{beam_size: 3, greedy: false}}
     attention_plots: 0
@@ -50,7 +42,7 @@ def teachers(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     folder = tmp_path_factory.mktemp("teachers")
     runs = []
     for name in ("teacher_a", "teacher_bb"):
-        stages = DATA + "  translate:" + TRANSLATOR.format(input="data", epochs=4)
+        stages = DEMO_PARALLEL_STAGE + "  translate:" + translator("data", epochs=4)
         run_pipeline(load_pipeline(write(folder, name, stages)), folder / name)
         runs.append(folder / name / "model")
     return runs
@@ -58,8 +50,8 @@ def teachers(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 def distill(folder: Path, teachers: list[Path], epochs: int = 2, **settings: object) -> Path:
     stage = {"kind": "teacher_translations", "input": "data", "teachers": [str(t) for t in teachers]}
-    stages = DATA + f"  distilled: {json.dumps({**stage, 'beam_size': 3, **settings})}\n"
-    stages += "  student:" + TRANSLATOR.format(input="distilled", epochs=epochs)
+    stages = DEMO_PARALLEL_STAGE + f"  distilled: {json.dumps({**stage, 'beam_size': 3, **settings})}\n"
+    stages += "  student:" + translator("distilled", epochs=epochs)
     run_pipeline(load_pipeline(write(folder, "student", stages)), folder / "run")
     return folder / "run"
 

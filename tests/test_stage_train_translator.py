@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
+from demo_translation import DEMO_PARALLEL_STAGE, TINY_TRANSLATOR_MODEL
 from safetensors.torch import load_file, save_file
 
 from nlp_rnn.cli import main
@@ -19,26 +20,16 @@ from nlp_rnn.pipeline import load_pipeline, run_pipeline
 
 needs_int8 = pytest.mark.skipif(not int8_available(), reason="needs PyTorch's x86 quantized engine")
 
-DEMO = Path(__file__).resolve().parent.parent / "corpora" / "demo"
-
 PIPELINE = f"""
 name: translator_test
 seed: 3
-stages:
-  data:
-    kind: corpus
-    format: parallel
-    splits: {{train: {DEMO / "translate.train.en"}, dev: {DEMO / "translate.dev.en"}}}
-    targets: {{train: {DEMO / "translate.train.xx"}, dev: {DEMO / "translate.dev.xx"}}}
-  translate:
+stages:{DEMO_PARALLEL_STAGE}  translate:
     kind: train_translator
     input: data
     source_lang: en
     target_lang: xx
     subwords: {{vocab_size: 200}}
-    model: {{embedding_dim: 32, cell: gru, encoder_hidden: 32, encoder_layers: 1, decoder_hidden: 64,
-             decoder_layers: 1, attention: general, input_feeding: false, tie_embeddings: true,
-             share_source_target_embeddings: true, dropout: 0.1, embedding_dropout: 0.1}}
+    model: {TINY_TRANSLATOR_MODEL}
     trainer: {{lr: 0.01, max_tokens: 1024, max_epochs: 4, tensorboard: false, plot: false}}
     decoding: {{beam_size: 3}}
     attention_plots: 1

@@ -28,12 +28,15 @@ from nlp_rnn.errors import NlpRnnError
 from nlp_rnn.pipeline import Metrics, Stage, StageConfig, StageContext
 from nlp_rnn.stages.corpus import SPLITS_DIR, check_columns, load_split, stage_splits
 from nlp_rnn.stages.train_classifier import vectors_files
+from nlp_rnn.stages.train_translator import SearchSettings
 
 BLOCK = 2000  # sources translated at a time
 SCORED = 50_000  # the teachers are scored against the original targets on at most this many pairs
 
 
-class TeacherTranslationsConfig(StageConfig):
+class TeacherTranslationsConfig(StageConfig, SearchSettings):
+    """The search fields (beam_size, length_penalty, max_len_a/b, batch_size) come from SearchSettings."""
+
     kind: Literal["teacher_translations"] = "teacher_translations"
     input: str = pydantic.Field(description="a corpus stage with parallel text")
     source: str = pydantic.Field("src", description="its source column")
@@ -45,10 +48,6 @@ class TeacherTranslationsConfig(StageConfig):
     keep_original: bool = pydantic.Field(
         False, description="the split also keeps the original pairs (after the teachers' ones)"
     )
-    beam_size: int = pydantic.Field(5, ge=1, description="1 is greedy search")
-    length_penalty: float = pydantic.Field(1.0, ge=0)
-    max_len_a: float = pydantic.Field(1.5, gt=0)
-    max_len_b: float = pydantic.Field(10, ge=0)
     batch_size: int = pydantic.Field(128, ge=1, description="sentences per decoding batch")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["fp32", "bf16", "int8"] = "fp32"

@@ -53,14 +53,19 @@ class SubwordSettings(Schema):
     )
 
 
-class DecodingSettings(Schema):
-    """How dev (and the samples) are translated after training."""
+class SearchSettings(Schema):
+    """Beam search's settings, shared by every stage that translates with a trained model."""
 
     beam_size: int = pydantic.Field(5, ge=1, description="beam width (1: greedy)")
     length_penalty: float = pydantic.Field(1.0, ge=0, description="GNMT's alpha")
     max_len_a: float = pydantic.Field(1.5, gt=0, description="output cap: a * source subwords + b")
     max_len_b: float = pydantic.Field(10, ge=0, description="output cap: a * source subwords + b")
     batch_size: int = pydantic.Field(64, ge=1, description="sentences per decoding batch")
+
+
+class DecodingSettings(SearchSettings):
+    """How dev (and the samples) are translated after training."""
+
     greedy: bool = pydantic.Field(True, description="also score greedy decoding")
 
 
