@@ -21,7 +21,7 @@ from nlp_rnn.models.low_precision import fast_bf16_available
 from nlp_rnn.training.checkpoint import load_training_state, load_weights, read_json
 from nlp_rnn.training.config import TrainerConfig
 from nlp_rnn.training.logging_utils import read_jsonl
-from nlp_rnn.training.trainer import Callback, FitResult, Trainer, TrainerState, mean_loss
+from nlp_rnn.training.trainer import Callback, FitResult, Trainer, TrainerState, fit_metrics, mean_loss
 
 TRAIN_TINY = Path(__file__).parent / "train_tiny.py"
 TRAIN = make_examples(64, seed=1)
@@ -418,3 +418,12 @@ def test_worker_processes_do_not_change_the_run(tmp_path: Path) -> None:
     _, in_process = fit(tmp_path / "a", batch_size=16, max_steps=4, dev=None)
     _, with_workers = fit(tmp_path / "b", batch_size=16, max_steps=4, dev=None, num_workers=1)
     assert state_dicts_equal(in_process.state_dict(), with_workers.state_dict())
+
+
+def test_fit_metrics_count_trainable_parameters_and_default_best_step(tmp_path: Path) -> None:
+    model = torch.nn.Sequential(torch.nn.Embedding(10, 4), torch.nn.Linear(4, 3))  # 40 + 15
+    model[0].weight.requires_grad_(False)
+    without_dev = FitResult(output_dir=tmp_path, steps=12, epochs=3, stop_reason="max_epochs")
+    assert fit_metrics(model, without_dev) == {"parameters": 15, "steps": 12, "epochs": 3, "best_step": 0}
+    with_dev = FitResult(output_dir=tmp_path, steps=12, epochs=3, stop_reason="max_epochs", best_step=8)
+    assert fit_metrics(model, with_dev)["best_step"] == 8

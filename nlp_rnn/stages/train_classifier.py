@@ -144,6 +144,7 @@ class TrainClassifierStage(Stage):
         )
         from nlp_rnn.text.tokenizers import load_tokenizer
         from nlp_rnn.training.seeding import seed_everything
+        from nlp_rnn.training.trainer import fit_metrics
 
         config = self.config
         seed = config.trainer.seed if config.trainer.seed is not None else ctx.seed
@@ -194,10 +195,7 @@ class TrainClassifierStage(Stage):
             "dev.examples": len(dev),
             "vocab_size": len(vocab),
             "vocab_from_vectors": extended,
-            "parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
-            "steps": result.steps,
-            "epochs": result.epochs,
-            "best_step": int(result.best_step or 0),
+            **fit_metrics(model, result),
         }
         for name, rows, encoded in (("train", train_rows, train), ("dev", dev_rows, dev)):
             if len(encoded) < len(rows):

@@ -175,6 +175,7 @@ class TrainLanguageModelStage(Stage):
         from nlp_rnn.tasks.language_modeling import LanguageModelPredictor, evaluate_documents
         from nlp_rnn.text.codec import PAD_ID, train_codec
         from nlp_rnn.training.seeding import seed_everything
+        from nlp_rnn.training.trainer import fit_metrics
 
         config = self.config
         seed = config.trainer.seed if config.trainer.seed is not None else ctx.seed
@@ -242,10 +243,7 @@ class TrainLanguageModelStage(Stage):
                 "train.tokens_per_second": round(_median_rate(result.output_dir), 1),
                 "kn_seconds": round(kn_seconds, 3),
                 "vocab_size": codec.vocab_size,
-                "parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
-                "steps": result.steps,
-                "epochs": result.epochs,
-                "best_step": int(result.best_step or 0),
+                **fit_metrics(model, result),
             }
         )
         ctx.log.info(

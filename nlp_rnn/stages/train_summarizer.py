@@ -141,6 +141,7 @@ class TrainSummarizerStage(Stage):
         )
         from nlp_rnn.text.tokenizers import build_tokenizer
         from nlp_rnn.training.seeding import seed_everything
+        from nlp_rnn.training.trainer import fit_metrics
 
         config = self.config
         seed = config.trainer.seed if config.trainer.seed is not None else ctx.seed
@@ -202,10 +203,7 @@ class TrainSummarizerStage(Stage):
                     train.source_tokens * result.epochs / train_seconds, 1
                 ),
                 "vocab_size": len(vocab),
-                "parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
-                "steps": result.steps,
-                "epochs": result.epochs,
-                "best_step": int(result.best_step or 0),
+                **fit_metrics(model, result),
             }
         )
         folder = ctx.model_dir / config.model_folder if config.model_folder else ctx.model_dir

@@ -105,6 +105,7 @@ class TrainTaggerStage(Stage):
             encode_sentences,
         )
         from nlp_rnn.training.seeding import seed_everything
+        from nlp_rnn.training.trainer import fit_metrics
 
         config = self.config
         seed = config.trainer.seed if config.trainer.seed is not None else ctx.seed
@@ -172,10 +173,7 @@ class TrainTaggerStage(Stage):
                 "train.sentences": len(train),
                 "train.words": train.tokens,
                 "dev.sentences": len(dev),
-                "parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
-                "steps": result.steps,
-                "epochs": result.epochs,
-                "best_step": int(result.best_step or 0),
+                **fit_metrics(model, result),
             }
         )
         if coverage is not None and coverage.token_coverage is not None:

@@ -133,6 +133,7 @@ class TrainTranslatorStage(Stage):
             train_subwords,
         )
         from nlp_rnn.training.seeding import seed_everything
+        from nlp_rnn.training.trainer import fit_metrics
 
         config = self.config
         seed = config.trainer.seed if config.trainer.seed is not None else ctx.seed
@@ -200,10 +201,7 @@ class TrainTranslatorStage(Stage):
                 "train.target_tokens_per_second": round(
                     train.target_tokens * result.epochs / train_seconds, 1
                 ),
-                "parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
-                "steps": result.steps,
-                "epochs": result.epochs,
-                "best_step": int(result.best_step or 0),
+                **fit_metrics(model, result),
             }
         )
         folder = ctx.model_dir / config.model_folder if config.model_folder else ctx.model_dir

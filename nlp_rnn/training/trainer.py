@@ -140,6 +140,17 @@ class FitResult:
         return self.output_dir / "last"
 
 
+def fit_metrics(model: nn.Module, result: FitResult) -> dict[str, int]:
+    """The metrics every training stage reports about its fit: trainable parameters, steps,
+    completed epochs and the step of the kept weights (0 without dev data)."""
+    return {
+        "parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "steps": result.steps,
+        "epochs": result.epochs,
+        "best_step": int(result.best_step or 0),
+    }
+
+
 class Callback:
     """Hooks into :meth:`Trainer.fit`; subclass and override what you need.
 
