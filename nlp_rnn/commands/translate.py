@@ -49,24 +49,15 @@ def translate_file(
     ``ensemble`` names further model folders of the same pair and SentencePiece models that decode
     together with ``model_dir`` (their next-token distributions averaged at every step).
     """
-    from nlp_rnn.api import load_model
     from nlp_rnn.fileio import atomic_file, chunked, iter_lines
     from nlp_rnn.models.low_precision import check_precision
-    from nlp_rnn.tasks import read_model_config
+    from nlp_rnn.tasks.translation import TranslationPredictor
 
     for other in (output_path, attention_path):
         if other is not None and Path(input_path).resolve() == Path(other).resolve():
             raise NlpRnnError(f"{other}: the output would overwrite the input; choose another file")
     check_precision(precision, device)  # before any output exists
-    for folder in (model_dir, *ensemble):
-        task = read_model_config(folder)["task"]
-        if task != "translation":
-            raise NlpRnnError(
-                f"{folder}: a {task} model, not a translator (train one with a train_translator stage)"
-            )
-    predictor = load_model(model_dir, device=device)
-    if ensemble:
-        predictor = predictor.ensembled([load_model(folder, device=device) for folder in ensemble])
+    predictor = TranslationPredictor.load_ensemble([model_dir, *ensemble], device=device)
     for side, asked, known in (
         ("source", source_lang, predictor.source_lang),
         ("target", target_lang, predictor.target_lang),

@@ -71,6 +71,7 @@ class TeacherTranslationsStage(Stage):
         import datasets
 
         from nlp_rnn.evaluation.bleu import translation_scores
+        from nlp_rnn.tasks.translation import TranslationPredictor
         from nlp_rnn.training.trainer import resolve_device
 
         config = self.config
@@ -80,7 +81,9 @@ class TeacherTranslationsStage(Stage):
         if not len(rows):
             raise NlpRnnError(f"stage {ctx.name!r}: split {config.split!r} of {config.input!r} has no rows")
         rows = rows.select_columns([config.source, config.target])
-        teacher = load_teachers(config.teachers, str(resolve_device(config.device)))
+        teacher = TranslationPredictor.load_ensemble(
+            config.teachers, device=str(resolve_device(config.device))
+        )
         outputs: list[str] = []  # the first SCORED translations, for the scores (bounded memory)
         counts = {"rows": 0, "words": 0}
         started = time.perf_counter()
@@ -139,18 +142,3 @@ class TeacherTranslationsStage(Stage):
             "teacher.words": counts["words"],
             "seconds": round(seconds, 3),
         }
-
-
-def load_teachers(folders: list[str], device: str):  # -> TranslationPredictor
-    """One predictor that decodes with all the teachers (an ensemble when there are several);
-    :meth:`TranslationPredictor.ensembled` checks that they share the pair and subwords."""
-    from nlp_rnn.api import load_model
-    from nlp_rnn.tasks.translation import TranslationPredictor
-
-    teachers = []
-    for folder in folders:
-        teacher = load_model(folder, device=device)
-        if not isinstance(teacher, TranslationPredictor):
-            raise NlpRnnError(f"teachers: {folder} is a {teacher.task} model, not a translator")
-        teachers.append(teacher)
-    return teachers[0].ensembled(teachers[1:])

@@ -45,6 +45,7 @@ from nlp_rnn.tasks import (
     MODEL_CONFIG_FILE,
     WEIGHTS_FILE,
     load_weights_file,
+    read_model_config,
     read_task_config,
     save_weights,
     write_json,
@@ -595,6 +596,21 @@ class TranslationPredictor:
         model = build_seq2seq(architecture, subwords)
         load_weights_file(model, folder / WEIGHTS_FILE)
         return cls(model, subwords, source_lang, target_lang, device=device)
+
+    @classmethod
+    def load_ensemble(
+        cls, folders: Sequence[str | Path], device: torch.device | str = "cpu"
+    ) -> TranslationPredictor:
+        """One predictor of the model folders ``folders`` (an ensemble when there are several,
+        :meth:`ensembled`). Every folder is checked to hold a translator before any is loaded."""
+        for folder in folders:
+            task = read_model_config(folder)["task"]
+            if task != TASK:
+                raise NlpRnnError(
+                    f"{folder} is a {task} model, not a translator (train one with a train_translator stage)"
+                )
+        first, *others = (cls.load(folder, device=device) for folder in folders)
+        return first.ensembled(others)
 
 
 def build_seq2seq(config: Seq2SeqConfig, subwords: SubwordModels) -> Seq2Seq:
