@@ -8,6 +8,7 @@ from nlp_rnn.pipeline import Stage
 from nlp_rnn.stages.corpus import CorpusStage
 from nlp_rnn.stages.series import SeriesStage
 from nlp_rnn.stages.silver_tags import SilverTagsStage
+from nlp_rnn.stages.teacher_labels import TeacherLabelsStage
 from nlp_rnn.stages.teacher_translations import TeacherTranslationsStage
 from nlp_rnn.stages.tokenize import TokenizeStage
 from nlp_rnn.stages.train_classifier import TrainClassifierStage
@@ -27,6 +28,7 @@ STAGE_KINDS: dict[str, type[Stage]] = {
         VocabStage,
         Word2VecStage,
         TrainClassifierStage,
+        TeacherLabelsStage,
         TrainTaggerStage,
         SilverTagsStage,
         SeriesStage,

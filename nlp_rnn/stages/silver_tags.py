@@ -9,8 +9,8 @@ probability distributions (an ensemble, usually more accurate than any one of th
 It reads the text column of a ``corpus`` stage (e.g. Wikipedia paragraphs), visits its rows in
 a seeded random order, splits each into sentences and words with spaCy's rule-based English
 tokenizer (what ``nlp-rnn tag --format text`` uses), keeps sentences of ``min_words`` to
-``max_words`` words, and stops after ``sentences`` of them. Teachers tag blocks of sentences,
-so memory stays bounded by a block whatever the size.
+``max_words`` words, and stops after ``sentences`` of them (:mod:`nlp_rnn.stages.raw_sentences`).
+Teachers tag blocks of sentences, so memory stays bounded by a block whatever the size.
 
 Output, in the stage folder: ``splits/train/``, a dataset with the ``tokens``, ``upos`` and
 ``xpos`` columns of a CoNLL-U corpus stage (``xpos`` when every teacher predicts it) and
@@ -32,28 +32,17 @@ from nlp_rnn.errors import NlpRnnError
 from nlp_rnn.fileio import chunked
 from nlp_rnn.pipeline import Metrics, Stage, StageConfig, StageContext
 from nlp_rnn.stages.corpus import SPLITS_DIR, check_columns, load_split
+from nlp_rnn.stages.raw_sentences import SampleCounts, SentenceSampleSettings, sample_sentences
 from nlp_rnn.stages.train_classifier import vectors_files
 
 BLOCK = 2000  # sentences tagged at a time
 
 
-class SilverTagsConfig(StageConfig):
+class SilverTagsConfig(StageConfig, SentenceSampleSettings):
     kind: Literal["silver_tags"] = "silver_tags"
-    input: str = pydantic.Field(description="a corpus stage with raw text")
-    column: str = pydantic.Field("text", description="its column of raw text (a paragraph or line per row)")
-    split: str = pydantic.Field("train", description="its split to read")
     teachers: list[str] = pydantic.Field(
         min_length=1, description="tagger model folders; their probabilities are averaged"
     )
-    sentences: int = pydantic.Field(20_000, ge=1, description="stop after this many kept sentences")
-    min_words: int = pydantic.Field(3, ge=1, description="shorter sentences are skipped")
-    max_words: int = pydantic.Field(60, ge=1, description="longer sentences are skipped")
-
-    @pydantic.model_validator(mode="after")
-    def _word_range(self) -> SilverTagsConfig:
-        if self.min_words > self.max_words:
-            raise ValueError(f"min_words ({self.min_words}) is above max_words ({self.max_words})")
-        return self
 
 
 class SilverTagsStage(Stage):
@@ -77,11 +66,13 @@ class SilverTagsStage(Stage):
         check_columns(rows, [config.column], ctx.name, config.input, config.split)
         teachers = load_teachers(config.teachers)
         has_xpos = all(t.vocabs.xpos is not None for t in teachers)
-        counts = {"sentences": 0, "words": 0, "agreeing_words": 0, "rows_read": 0}
+        sampled = SampleCounts()
+        counts = {"words": 0, "agreeing_words": 0}
         started = time.perf_counter()
 
         def tagged_rows() -> Iterator[dict]:
-            for block in chunked(_sentences(rows, config, ctx.seed, counts), BLOCK):
+            sentences = (s.words for s in sample_sentences(rows, config, ctx.seed, sampled))
+            for block in chunked(sentences, BLOCK):
                 yield from _tag_block(teachers, block, has_xpos, counts)
 
         features = {"tokens": datasets.Sequence(datasets.Value("string"))}
@@ -94,32 +85,32 @@ class SilverTagsStage(Stage):
                 tagged_rows, features=datasets.Features(features), cache_dir=str(ctx.out_dir / ".cache")
             )
         except ValueError:  # datasets: "corresponds to no data"
-            if counts["sentences"]:
+            if sampled.sentences:
                 raise
             raise NlpRnnError(
                 f"stage {ctx.name!r}: no sentence of {config.min_words} to {config.max_words} words in "
-                f"the {counts['rows_read']} rows of {config.input!r} (column {config.column!r})"
+                f"the {sampled.rows_read} rows of {config.input!r} (column {config.column!r})"
             ) from None
         dataset.save_to_disk(str(ctx.out_dir / SPLITS_DIR / "train"))
         del dataset
         shutil.rmtree(ctx.out_dir / ".cache", ignore_errors=True)
         seconds = time.perf_counter() - started
-        if counts["sentences"] < config.sentences:
+        if sampled.sentences < config.sentences:
             ctx.log.warning(
                 "only %d sentences of %d to %d words in %s (asked for %d)",
-                counts["sentences"], config.min_words, config.max_words, config.input, config.sentences,
+                sampled.sentences, config.min_words, config.max_words, config.input, config.sentences,
             )  # fmt: skip
         agreement = counts["agreeing_words"] / max(counts["words"], 1)
         ctx.log.info(
             "%d silver sentences (%d words) from %d rows in %.0f s; the %d teachers agree on %.2f%% "
             "of the words' UPOS",
-            counts["sentences"], counts["words"], counts["rows_read"], seconds, len(teachers),
+            sampled.sentences, counts["words"], sampled.rows_read, seconds, len(teachers),
             100 * agreement,
         )  # fmt: skip
         return {
-            "train.rows": counts["sentences"],
+            "train.rows": sampled.sentences,
             "train.words": counts["words"],
-            "rows_read": counts["rows_read"],
+            "rows_read": sampled.rows_read,
             "teachers": len(teachers),
             "teacher_agreement": round(agreement, 6),
             "seconds": round(seconds, 3),
@@ -149,24 +140,6 @@ def load_teachers(folders: list[str]) -> list:  # -> list[TaggingPredictor]
                     "teachers must be trained on the same tag sets"
                 )
     return teachers
-
-
-def _sentences(rows, config: SilverTagsConfig, seed: int, counts: dict[str, int]) -> Iterator[list[str]]:
-    """Word lists of the kept sentences, from the rows in a seeded random order."""
-    from nlp_rnn.text.sentences import split_sentences
-
-    order = np.random.default_rng(seed).permutation(len(rows))
-    column = rows.select_columns([config.column])
-    for start in range(0, len(order), BLOCK):
-        texts = column[order[start : start + BLOCK]][config.column]
-        for text in texts:
-            counts["rows_read"] += 1
-            for sentence in split_sentences(text or ""):
-                if config.min_words <= len(sentence.words) <= config.max_words:
-                    yield sentence.words
-                    counts["sentences"] += 1
-                    if counts["sentences"] == config.sentences:
-                        return
 
 
 class Ensemble(NamedTuple):

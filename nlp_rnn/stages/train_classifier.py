@@ -63,6 +63,11 @@ class TrainClassifierConfig(StageConfig):
         description="also add the N most frequent words of embedding.vectors missing from the vocabulary",
     )
     train_split: str = "train"
+    extra_train: list[str] = pydantic.Field(
+        default_factory=list,
+        description="more tokenize stages whose `train` split is added to the training examples "
+        "(e.g. of a teacher_labels stage); dev stays the input's",
+    )
     dev_split: str | None = pydantic.Field(
         "dev", description="the split to select on (null with dev_fraction)"
     )
@@ -119,7 +124,8 @@ class TrainClassifierStage(Stage):
 
     def upstream(self) -> list[str]:
         config = self.config
-        return [config.input, *(name for name in (config.vocab, config.labels) if name is not None)]
+        vocabs = [name for name in (config.vocab, config.labels) if name is not None]
+        return [config.input, *config.extra_train, *vocabs]
 
     def input_files(self, data_dir: Path) -> list[Path]:
         files = vectors_files(self.config.embedding.vectors, "embedding.vectors")
@@ -150,6 +156,7 @@ class TrainClassifierStage(Stage):
         seed = config.trainer.seed if config.trainer.seed is not None else ctx.seed
         source_dir = ctx.input_dir(config.input)
         train_rows, dev_rows = self._splits(ctx, source_dir)
+        train_rows = self._with_extra(ctx, train_rows)
         vocab = self._vocab(ctx, train_rows)
         extended = 0
         if config.extend_vocab:
@@ -281,8 +288,34 @@ class TrainClassifierStage(Stage):
         kept, held_out = hold_out(len(train), config.dev_fraction, seed)
         return train.select(kept), train.select(held_out)
 
-    def _check_columns(self, ctx: StageContext, dataset, split: str) -> None:
-        check_columns(dataset, (self.config.tokens, self.config.label), ctx.name, self.config.input, split)
+    def _check_columns(self, ctx: StageContext, dataset, split: str, stage: str | None = None) -> None:
+        config = self.config
+        check_columns(dataset, (config.tokens, config.label), ctx.name, stage or config.input, split)
+
+    def _with_extra(self, ctx: StageContext, gold_rows):  # -> datasets.Dataset
+        """The gold training rows followed by the ``extra_train`` stages' train splits (their token
+        and label columns only, the labels cast to the gold column's type)."""
+        config = self.config
+        if not config.extra_train:
+            return gold_rows
+        import datasets
+
+        from nlp_rnn.errors import NlpRnnError
+
+        columns = [config.tokens, config.label]
+        parts = [gold_rows.select_columns(columns)]
+        for stage in config.extra_train:
+            extra = load_split(ctx.input_dir(stage), "train")
+            self._check_columns(ctx, extra, "train", stage)
+            try:
+                parts.append(extra.select_columns(columns).cast(parts[0].features))
+            except (ValueError, TypeError) as exc:  # pyarrow: a label that is not of the gold type
+                raise NlpRnnError(
+                    f"stage {ctx.name!r}: the {config.label!r} column of stage {stage!r} does not match "
+                    f"{config.input!r}'s ({parts[0].features[config.label]}): {exc}".splitlines()[0]
+                ) from None
+            ctx.log.info("%d more training examples from stage %r", len(extra), stage)
+        return datasets.concatenate_datasets(parts)
 
     def _vocab(self, ctx: StageContext, train):  # -> Vocab
         from collections import Counter

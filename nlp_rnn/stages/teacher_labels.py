@@ -1,0 +1,184 @@
+"""The ``teacher_labels`` stage: sentences of raw text labelled by trained classifiers, as extra
+training data.
+
+Knowledge distillation for text classification: one or more *teacher* classifiers (model
+folders, e.g. the same recipe trained with several seeds) label sentences of unlabelled text, and
+a later ``train_classifier`` stage trains a *student* on the gold examples plus these "silver"
+ones (its ``extra_train`` setting, through a ``tokenize`` stage, so that the student reads them
+with its own tokenizer). Each sentence gets the label of the teachers' averaged probabilities (an
+ensemble, usually more accurate than any one of them); ``min_confidence`` drops sentences on
+which that average is unsure.
+
+Sentences are sampled as the ``silver_tags`` stage samples them (:mod:`nlp_rnn.stages.raw_sentences`):
+rows of a corpus stage's text column in a seeded order, split with spaCy's rule-based English
+sentencizer, ``min_words`` to ``max_words`` words, ``sentences`` of them (counted before the
+confidence filter). Teachers label blocks of sentences, so memory stays bounded by a block.
+
+Output, in the stage folder: ``splits/train/``, a dataset with the columns ``text`` (the
+sentence), ``label`` (the ensemble's label) and ``confidence`` (its averaged probability).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator, Sequence
+from typing import Literal, NamedTuple
+
+import numpy as np
+import pydantic
+
+from nlp_rnn.errors import NlpRnnError
+from nlp_rnn.fileio import chunked
+from nlp_rnn.pipeline import Metrics, Stage, StageConfig, StageContext
+from nlp_rnn.stages.corpus import SPLITS_DIR, check_columns, load_split
+from nlp_rnn.stages.raw_sentences import SampleCounts, SentenceSampleSettings, sample_sentences
+from nlp_rnn.stages.train_classifier import vectors_files
+
+BLOCK = 4096  # sentences labelled at a time
+
+
+class TeacherLabelsConfig(StageConfig, SentenceSampleSettings):
+    kind: Literal["teacher_labels"] = "teacher_labels"
+    teachers: list[str] = pydantic.Field(
+        min_length=1, description="classifier model folders (same labels); their probabilities are averaged"
+    )
+    min_confidence: float = pydantic.Field(
+        0.0, ge=0, lt=1, description="drop sentences whose averaged probability of their label is lower"
+    )
+
+
+class TeacherLabelsStage(Stage):
+    """Labels raw sentences with teacher classifiers; metrics: sentences kept and dropped,
+    label shares, the teachers' agreement, seconds."""
+
+    kind = "teacher_labels"
+    Config = TeacherLabelsConfig
+
+    def upstream(self) -> list[str]:
+        return [self.config.input]
+
+    def input_files(self, data_dir) -> list:
+        missing = "train the teacher classifiers first"
+        return [f for folder in self.config.teachers for f in vectors_files(folder, "teachers", missing)]
+
+    def run(self, ctx: StageContext) -> Metrics:
+        import datasets
+
+        config = self.config
+        rows = load_split(ctx.input_dir(config.input), config.split)
+        check_columns(rows, [config.column], ctx.name, config.input, config.split)
+        teachers = load_teachers(config.teachers)
+        labels = teachers[0].labels
+        sampled = SampleCounts()
+        counts = {"kept": 0, "agreeing": 0, "no_tokens": 0, **{f"label.{label}": 0 for label in labels}}
+        started = time.perf_counter()
+
+        def labelled_rows() -> Iterator[dict]:
+            texts = (sentence.text for sentence in sample_sentences(rows, config, ctx.seed, sampled))
+            for block in chunked(texts, BLOCK):
+                votes = ensemble(teachers, block)
+                counts["no_tokens"] += len(block) - len(votes.rows)
+                best = votes.averaged.argmax(1)  # N
+                confidence = votes.averaged[np.arange(len(best)), best]  # N
+                counts["agreeing"] += int((votes.choices == votes.choices[0]).all(axis=0).sum())
+                texts = [block[row] for row in votes.rows.tolist()]
+                for text, label, probability in zip(texts, best.tolist(), confidence.tolist(), strict=True):
+                    if probability >= config.min_confidence:
+                        counts["kept"] += 1
+                        counts[f"label.{labels[label]}"] += 1
+                        yield {"text": text, "label": labels[label], "confidence": probability}
+
+        string, number = datasets.Value("string"), datasets.Value("float32")
+        features = datasets.Features({"text": string, "label": string, "confidence": number})
+        try:
+            dataset = datasets.Dataset.from_generator(
+                labelled_rows, features=features, cache_dir=str(ctx.out_dir / ".cache")
+            )
+        except ValueError:  # datasets: "corresponds to no data"
+            if counts["kept"]:
+                raise
+            found = (
+                f"{sampled.sentences} sentences, none labelled with a probability of {config.min_confidence}+"
+                if sampled.sentences
+                else f"no sentence of {config.min_words} to {config.max_words} words"
+            )
+            raise NlpRnnError(
+                f"stage {ctx.name!r}: {found} in the {sampled.rows_read} rows of {config.input!r} "
+                f"(column {config.column!r})"
+            ) from None
+        dataset.save_to_disk(str(ctx.out_dir / SPLITS_DIR / "train"))
+        del dataset
+        shutil.rmtree(ctx.out_dir / ".cache", ignore_errors=True)
+        seconds = time.perf_counter() - started
+        if sampled.sentences < config.sentences:
+            ctx.log.warning(
+                "only %d sentences of %d to %d words in %s (asked for %d)",
+                sampled.sentences, config.min_words, config.max_words, config.input, config.sentences,
+            )  # fmt: skip
+        agreement = counts["agreeing"] / max(sampled.sentences - counts["no_tokens"], 1)
+        shares = ", ".join(f"{label} {counts[f'label.{label}']}" for label in labels)
+        ctx.log.info(
+            "%d of %d sentences (from %d rows) labelled in %.0f s (%s); the %d teachers agree on %.2f%%",
+            counts["kept"], sampled.sentences, sampled.rows_read, seconds, shares, len(teachers),
+            100 * agreement,
+        )  # fmt: skip
+        return {
+            "train.rows": counts["kept"],
+            "sentences": sampled.sentences,
+            "dropped_unsure": sampled.sentences - counts["no_tokens"] - counts["kept"],
+            "dropped_without_tokens": counts["no_tokens"],
+            **{f"train.{key}": value for key, value in counts.items() if key.startswith("label.")},
+            "rows_read": sampled.rows_read,
+            "teachers": len(teachers),
+            "teacher_agreement": round(agreement, 6),
+            "seconds": round(seconds, 3),
+        }
+
+
+def load_teachers(folders: Sequence[str]) -> list:  # -> list[ClassificationPredictor]
+    """The teacher classifiers, checked to share their labels (averaging needs the same columns)."""
+    from nlp_rnn.api import load_model
+    from nlp_rnn.tasks.classification import ClassificationPredictor
+
+    teachers = []
+    for folder in folders:
+        teacher = load_model(folder)
+        if not isinstance(teacher, ClassificationPredictor):
+            raise NlpRnnError(f"teachers: {folder} is a {teacher.task} model, not a classifier")
+        if teachers and teacher.labels != teachers[0].labels:
+            raise NlpRnnError(
+                f"teachers: {folder} has the labels {teacher.labels}, {folders[0]} has {teachers[0].labels}; "
+                "teachers must be trained on the same labels"
+            )
+        teachers.append(teacher)
+    return teachers
+
+
+class Votes(NamedTuple):
+    """The teachers' view of the texts that every teacher finds tokens in."""
+
+    rows: np.ndarray  # N, those texts' positions in the input
+    averaged: np.ndarray  # N x C, the mean of the teachers' probabilities
+    choices: np.ndarray  # teachers x N, each one's best class
+
+
+def ensemble(teachers: Sequence, texts: Sequence[str]) -> Votes:
+    """What :func:`load_teachers`' classifiers say of ``texts``; a text in which some teacher's
+    tokenizer finds no token is left out (``Votes.rows`` lists the others)."""
+    from nlp_rnn.tasks.classification import encode_examples, predict_examples
+
+    probabilities = np.full((len(teachers), len(texts), len(teachers[0].labels)), np.nan, dtype=np.float32)
+    for teacher, scores in zip(teachers, probabilities, strict=True):
+        settings = teacher.settings
+        encoded = encode_examples(
+            teacher.tokenizer.tokenize_batch(list(texts)),
+            teacher.vocab,
+            max_length=settings.max_length,
+            truncate=settings.truncate,
+            skip_empty=True,
+        )
+        scores[encoded.rows] = predict_examples(teacher.model, encoded, device=teacher.device)
+    rows = np.flatnonzero(~np.isnan(probabilities).any(axis=(0, 2)))  # N
+    kept = probabilities[:, rows]  # teachers x N x C
+    return Votes(rows, kept.mean(0), kept.argmax(2))
