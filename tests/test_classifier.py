@@ -55,6 +55,18 @@ def test_logits_shape_and_loss_only_with_labels(pooling: str, cell: str) -> None
     assert torch.allclose(labelled["loss"], expected)
 
 
+def test_loss_towards_target_distributions() -> None:
+    model = make_model()
+    batch = batch_of([[3, 4, 5], [6, 7]], [2, 0])
+    batch["targets"] = torch.tensor([[0.1, 0.2, 0.7], [1.0, 0.0, 0.0]])
+    output = model(batch)
+    log_probabilities = output["logits"].log_softmax(dim=-1)  # B x C
+    expected = -(batch["targets"] * log_probabilities).sum(1).mean()
+    assert torch.allclose(output["loss"], expected)  # the targets, not the labels
+    one_hot = model({**batch, "targets": torch.eye(3)[batch["labels"]]})["loss"]
+    assert torch.allclose(one_hot, model(batch_of([[3, 4, 5], [6, 7]], [2, 0]))["loss"])
+
+
 @pytest.mark.parametrize("pooling", POOLINGS)
 @pytest.mark.parametrize("length_mode", ["packed", "masked"])
 @pytest.mark.parametrize("bidirectional", [False, True])

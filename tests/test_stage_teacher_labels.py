@@ -95,6 +95,8 @@ def test_silver_sentences_carry_the_teachers_labels_and_join_training(tmp_path: 
     probabilities = model.predict_proba(rows["text"])
     assert rows["label"] == model.predict(rows["text"])
     assert np.allclose(rows["confidence"], probabilities.max(1), atol=1e-6)
+    averaged = np.array([[row[label] for label in model.labels] for row in rows["probabilities"]])
+    assert np.allclose(averaged, probabilities, atol=1e-6)
     metrics = result.metrics
     assert metrics["silver.teacher_agreement"] == 1.0
     assert metrics["silver.train.rows"] == len(expected_sentences()) == metrics["silver.sentences"]
@@ -160,3 +162,69 @@ def test_ensemble_script_scores_models_and_their_average(teacher: Path) -> None:
     predicted = model.predict([text for _, text in rows])
     expected = np.mean([label == gold for label, (gold, _) in zip(predicted, rows, strict=True)])
     assert results[str(teacher)] == pytest.approx(expected) == results["ensemble"]
+
+
+def test_soft_targets_train_towards_the_teachers_probabilities(tmp_path: Path, teacher: Path) -> None:
+    from nlp_rnn.stages.train_classifier import TrainClassifierStage
+
+    path = student_pipeline(tmp_path, [teacher])
+    document = json.loads(path.read_text(encoding="utf-8"))
+    document["stages"]["train"]["soft_targets"] = True
+    path.write_text(json.dumps(document), encoding="utf-8")
+    targets: list[np.ndarray] = []
+    original = TrainClassifierStage._targets
+
+    def spy(self, ctx, train, label_vocab, gold_rows):  # type: ignore[no-untyped-def]
+        targets.append(original(self, ctx, train, label_vocab, gold_rows))
+        return targets[-1]
+
+    TrainClassifierStage._targets = spy  # type: ignore[method-assign]
+    try:
+        result = run_pipeline(load_pipeline(path), tmp_path / "run")
+    finally:
+        TrainClassifierStage._targets = original  # type: ignore[method-assign]
+    (given,) = targets
+    rows = silver_rows(tmp_path / "run")
+    labels = load_model(teacher).labels
+    silver = np.array([[row[label] for label in labels] for row in rows["probabilities"]], dtype=np.float32)
+    assert result.metrics["train.train.examples"] == 400 + len(rows) == len(given)
+    assert np.array_equal(given[400:], silver)  # the silver rows follow the gold ones, in order
+    gold = np.isclose(given[:400], 1).sum(1)
+    assert (gold == 1).all() and np.allclose(given[:400].sum(1), 1)  # one-hot gold labels
+
+
+def test_soft_targets_need_a_probabilities_column(tmp_path: Path) -> None:
+    other = tmp_path / "other.txt"
+    other.write_text("1 a clever film .\n0 a dull film .\n", encoding="utf-8")
+    stages = {
+        "more": {"kind": "corpus", "format": "label_text", "splits": {"train": str(other)}},
+        "more_tokens": {"kind": "tokenize", "input": "more", "tokenizer": REGEX},
+        "train": {**CLASSIFIER, "extra_train": ["more_tokens"], "soft_targets": True},
+    }
+    with pytest.raises(NlpRnnError, match="soft_targets needs a `probabilities` column .* 'more_tokens'"):
+        run_pipeline(load_pipeline(write_pipeline(tmp_path, stages)), tmp_path / "run")
+
+
+def test_soft_targets_without_extra_train_is_a_config_error(tmp_path: Path) -> None:
+    from nlp_rnn.errors import ConfigError
+
+    stages = {"train": {**CLASSIFIER, "soft_targets": True}}
+    with pytest.raises(ConfigError, match="soft_targets trains towards the probabilities of extra_train"):
+        load_pipeline(write_pipeline(tmp_path, stages))
+
+
+def test_a_loss_towards_distributions() -> None:
+    import torch
+
+    from nlp_rnn.tasks.classification import EncodedExamples, collate
+
+    examples = EncodedExamples(
+        ids=np.array([4, 5, 6], dtype=np.int64),
+        offsets=np.array([0, 2, 3], dtype=np.int64),
+        labels=np.array([1, 0], dtype=np.int64),
+        rows=np.array([0, 1], dtype=np.int64),
+        targets=np.array([[0.25, 0.75], [1.0, 0.0]], dtype=np.float32),
+    )
+    batch = collate([examples[0], examples[1]])
+    assert batch["ids"].tolist() == [[4, 5], [6, 0]] and batch["labels"].tolist() == [1, 0]
+    assert torch.equal(batch["targets"], torch.tensor([[0.25, 0.75], [1.0, 0.0]]))

@@ -178,7 +178,9 @@ class RNNClassifier(nn.Module):
     def forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         logits = self.logits(batch["ids"], batch["lengths"])  # B x C
         output = {"logits": logits}
-        if "labels" in batch:
+        if "targets" in batch:  # distributions (a teacher's), B x C
+            output["loss"] = F.cross_entropy(logits, batch["targets"])
+        elif "labels" in batch:
             output["loss"] = F.cross_entropy(logits, batch["labels"])
         return output
 

@@ -15,7 +15,9 @@ sentencizer, ``min_words`` to ``max_words`` words, ``sentences`` of them (counte
 confidence filter). Teachers label blocks of sentences, so memory stays bounded by a block.
 
 Output, in the stage folder: ``splits/train/``, a dataset with the columns ``text`` (the
-sentence), ``label`` (the ensemble's label) and ``confidence`` (its averaged probability).
+sentence), ``label`` (the ensemble's label), ``confidence`` (its averaged probability) and
+``probabilities`` (the averaged distribution, a struct with one field per label), which a student
+with ``soft_targets`` trains towards.
 """
 
 from __future__ import annotations
@@ -83,14 +85,28 @@ class TeacherLabelsStage(Stage):
                 confidence = votes.averaged[np.arange(len(best)), best]  # N
                 counts["agreeing"] += int((votes.choices == votes.choices[0]).all(axis=0).sum())
                 texts = [block[row] for row in votes.rows.tolist()]
-                for text, label, probability in zip(texts, best.tolist(), confidence.tolist(), strict=True):
+                averaged = votes.averaged.tolist()
+                labelled = zip(texts, best.tolist(), confidence.tolist(), averaged, strict=True)
+                for text, label, probability, distribution in labelled:
                     if probability >= config.min_confidence:
                         counts["kept"] += 1
                         counts[f"label.{labels[label]}"] += 1
-                        yield {"text": text, "label": labels[label], "confidence": probability}
+                        yield {
+                            "text": text,
+                            "label": labels[label],
+                            "confidence": probability,
+                            "probabilities": dict(zip(labels, distribution, strict=True)),
+                        }
 
         string, number = datasets.Value("string"), datasets.Value("float32")
-        features = datasets.Features({"text": string, "label": string, "confidence": number})
+        features = datasets.Features(
+            {
+                "text": string,
+                "label": string,
+                "confidence": number,
+                "probabilities": {label: number for label in labels},
+            }
+        )
         try:
             dataset = datasets.Dataset.from_generator(
                 labelled_rows, features=features, cache_dir=str(ctx.out_dir / ".cache")

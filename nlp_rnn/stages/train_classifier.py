@@ -68,6 +68,11 @@ class TrainClassifierConfig(StageConfig):
         description="more tokenize stages whose `train` split is added to the training examples "
         "(e.g. of a teacher_labels stage); dev stays the input's",
     )
+    soft_targets: bool = pydantic.Field(
+        False,
+        description="train towards the `probabilities` of the extra_train rows (a teacher_labels "
+        "stage's averaged distributions) instead of their labels",
+    )
     dev_split: str | None = pydantic.Field(
         "dev", description="the split to select on (null with dev_fraction)"
     )
@@ -103,6 +108,8 @@ class TrainClassifierConfig(StageConfig):
     def _one_dev_source(self) -> TrainClassifierConfig:
         if (self.dev_split is None) == (self.dev_fraction is None):
             raise ValueError("give exactly one of dev_split and dev_fraction (set the other to null)")
+        if self.soft_targets and not self.extra_train:
+            raise ValueError("soft_targets trains towards the probabilities of extra_train stages; name them")
         if self.vocab is not None and self.dev_fraction is not None:
             raise ValueError(
                 "a vocab stage counts the rows that dev_fraction holds out; leave vocab null to build it here"
@@ -156,6 +163,7 @@ class TrainClassifierStage(Stage):
         seed = config.trainer.seed if config.trainer.seed is not None else ctx.seed
         source_dir = ctx.input_dir(config.input)
         train_rows, dev_rows = self._splits(ctx, source_dir)
+        gold_rows = len(train_rows)
         train_rows = self._with_extra(ctx, train_rows)
         vocab = self._vocab(ctx, train_rows)
         extended = 0
@@ -164,6 +172,8 @@ class TrainClassifierStage(Stage):
         label_vocab = self._label_vocab(ctx, train_rows)
         settings = InputSettings(max_length=config.max_length, truncate=config.truncate)
         train = self._encode(train_rows, vocab, label_vocab, settings, f"{config.input}:{config.train_split}")
+        if config.soft_targets:
+            train.targets = self._targets(ctx, train, label_vocab, gold_rows)
         dev = self._encode(
             dev_rows, vocab, label_vocab, settings, f"{config.input}:{config.dev_split or 'held-out'}"
         )
@@ -316,6 +326,33 @@ class TrainClassifierStage(Stage):
                 ) from None
             ctx.log.info("%d more training examples from stage %r", len(extra), stage)
         return datasets.concatenate_datasets(parts)
+
+    def _targets(self, ctx: StageContext, train, label_vocab, gold_rows: int):  # -> np.ndarray
+        """Target distributions (N x C) of the training examples: one-hot for the gold rows (the
+        first ``gold_rows``), the ``probabilities`` column of the extra_train stages' rows."""
+        import numpy as np
+
+        from nlp_rnn.errors import NlpRnnError
+
+        targets = np.eye(len(label_vocab), dtype=np.float32)[train.labels]  # N x C
+        extra = [load_split(ctx.input_dir(stage), "train") for stage in self.config.extra_train]
+        silver = np.zeros((sum(len(rows) for rows in extra), len(label_vocab)), dtype=np.float32)
+        start = 0
+        for stage, rows in zip(self.config.extra_train, extra, strict=True):
+            column = rows.features.get("probabilities")
+            if not isinstance(column, dict) or set(column) != set(label_vocab.itos):
+                raise NlpRnnError(
+                    f"stage {ctx.name!r}: soft_targets needs a `probabilities` column with one field per "
+                    f"label ({', '.join(label_vocab.itos)}) in stage {stage!r} (a teacher_labels stage's)"
+                )
+            table = rows.data.column("probabilities")  # pyarrow struct column
+            for index, label in enumerate(label_vocab.itos):
+                silver[start : start + len(rows), index] = table.combine_chunks().field(label).to_numpy()
+            start += len(rows)
+        from_silver = train.rows >= gold_rows  # N
+        targets[from_silver] = silver[train.rows[from_silver] - gold_rows]
+        ctx.log.info("training towards the teachers' probabilities on %d examples", int(from_silver.sum()))
+        return targets
 
     def _vocab(self, ctx: StageContext, train):  # -> Vocab
         from collections import Counter

@@ -85,20 +85,26 @@ def truncate_tokens(
 class EncodedExamples:
     """Token ids of many examples in one flat array (compact for long corpora), with labels.
 
-    ``examples[i]`` is ``(ids, label)``: a NumPy int64 view and a class index (-1: unlabelled).
-    ``rows[i]`` is the example's row in the data it came from (rows without tokens are left out).
+    ``examples[i]`` is ``(ids, label)``: a NumPy int64 view and a class index (-1: unlabelled);
+    with ``targets`` (training on a teacher's probabilities) ``(ids, label, target)``, the target
+    a distribution over the classes. ``rows[i]`` is the example's row in the data it came from
+    (rows without tokens are left out).
     """
 
     ids: np.ndarray  # total tokens, int64
     offsets: np.ndarray  # N + 1, int64: example i is ids[offsets[i]:offsets[i + 1]]
     labels: np.ndarray  # N, int64
     rows: np.ndarray  # N, int64
+    targets: np.ndarray | None = None  # N x C, float32: the distributions to train towards
 
     def __len__(self) -> int:
         return len(self.labels)
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
-        return self.ids[self.offsets[index] : self.offsets[index + 1]], int(self.labels[index])
+    def __getitem__(self, index: int) -> tuple:  # (ids, label) or (ids, label, target)
+        ids = self.ids[self.offsets[index] : self.offsets[index + 1]]
+        if self.targets is None:
+            return ids, int(self.labels[index])
+        return ids, int(self.labels[index]), self.targets[index]
 
     @cached_property
     def lengths(self) -> list[int]:
@@ -174,16 +180,19 @@ def encode_labels(labels: Sequence[Any], label_vocab: Vocab, rows: Sequence[int]
     return classes
 
 
-def collate(examples: Sequence[tuple[np.ndarray, int]]) -> dict[str, Tensor]:
-    """``ids`` (B x T, right-padded with 0), ``lengths`` (B) and, when labelled, ``labels`` (B)."""
-    lengths = np.fromiter((len(ids) for ids, _ in examples), dtype=np.int64, count=len(examples))  # B
+def collate(examples: Sequence[tuple]) -> dict[str, Tensor]:
+    """``ids`` (B x T, right-padded with 0), ``lengths`` (B), when labelled ``labels`` (B), and
+    ``targets`` (B x C) when the examples carry target distributions (see :class:`EncodedExamples`)."""
+    lengths = np.fromiter((len(e[0]) for e in examples), dtype=np.int64, count=len(examples))  # B
     padded = np.zeros((len(examples), int(lengths.max(initial=0))), dtype=np.int64)  # B x T
-    for row, (ids, _) in enumerate(examples):
-        padded[row, : len(ids)] = ids
+    for row, example in enumerate(examples):
+        padded[row, : len(example[0])] = example[0]
     batch = {"ids": torch.from_numpy(padded), "lengths": torch.from_numpy(lengths)}
-    labels = np.fromiter((label for _, label in examples), dtype=np.int64, count=len(examples))  # B
+    labels = np.fromiter((e[1] for e in examples), dtype=np.int64, count=len(examples))  # B
     if (labels >= 0).all():
         batch["labels"] = torch.from_numpy(labels)
+    if examples and len(examples[0]) == 3:
+        batch["targets"] = torch.from_numpy(np.stack([e[2] for e in examples]))  # B x C
     return batch
 
 
