@@ -339,15 +339,15 @@ class TrainClassifierStage(Stage):
         silver = np.zeros((sum(len(rows) for rows in extra), len(label_vocab)), dtype=np.float32)
         start = 0
         for stage, rows in zip(self.config.extra_train, extra, strict=True):
-            column = rows.features.get("probabilities")
-            if not isinstance(column, dict) or set(column) != set(label_vocab.itos):
+            feature = rows.features.get("probabilities")
+            if not isinstance(feature, dict) or set(feature) != set(label_vocab.itos):
                 raise NlpRnnError(
                     f"stage {ctx.name!r}: soft_targets needs a `probabilities` column with one field per "
                     f"label ({', '.join(label_vocab.itos)}) in stage {stage!r} (a teacher_labels stage's)"
                 )
-            table = rows.data.column("probabilities")  # pyarrow struct column
+            column = rows.with_format("arrow")["probabilities"].combine_chunks()  # pyarrow struct array
             for index, label in enumerate(label_vocab.itos):
-                silver[start : start + len(rows), index] = table.combine_chunks().field(label).to_numpy()
+                silver[start : start + len(rows), index] = column.field(label).to_numpy(zero_copy_only=False)
             start += len(rows)
         from_silver = train.rows >= gold_rows  # N
         targets[from_silver] = silver[train.rows[from_silver] - gold_rows]
