@@ -124,6 +124,15 @@ def test_no_sentence_kept_is_a_clear_error(tmp_path: Path, teacher: Path) -> Non
     assert not (tmp_path / "run" / "stages" / "silver").exists()  # no half-written output
 
 
+def test_no_sentence_sure_enough_is_a_clear_error(tmp_path: Path, teacher: Path) -> None:
+    surest = float(load_model(teacher).predict_proba(expected_sentences()).max())
+    path = student_pipeline(tmp_path, [teacher], min_confidence=(surest + 1) / 2)
+    sentences = len(expected_sentences())
+    message = rf"{sentences} sentences, none labelled with probability 0\.\d+\+ in the 5 rows of 'raw'"
+    with pytest.raises(NlpRnnError, match=message):
+        run_pipeline(load_pipeline(path), tmp_path / "run", until="silver")
+
+
 def test_teachers_must_be_classifiers_with_the_same_labels(
     tmp_path: Path, teacher: Path, tiny_tagger: Path
 ) -> None:

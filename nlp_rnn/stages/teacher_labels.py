@@ -25,6 +25,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Literal, NamedTuple
 
 import numpy as np
@@ -60,7 +61,7 @@ class TeacherLabelsStage(Stage):
     def upstream(self) -> list[str]:
         return [self.config.input]
 
-    def input_files(self, data_dir) -> list:
+    def input_files(self, data_dir: Path) -> list[Path]:
         missing = "train the teacher classifiers first"
         return [f for folder in self.config.teachers for f in vectors_files(folder, "teachers", missing)]
 
@@ -77,8 +78,8 @@ class TeacherLabelsStage(Stage):
         started = time.perf_counter()
 
         def labelled_rows() -> Iterator[dict]:
-            texts = (sentence.text for sentence in sample_sentences(rows, config, ctx.seed, sampled))
-            for block in chunked(texts, BLOCK):
+            sentences = (sentence.text for sentence in sample_sentences(rows, config, ctx.seed, sampled))
+            for block in chunked(sentences, BLOCK):
                 votes = ensemble(teachers, block)
                 counts["no_tokens"] += len(block) - len(votes.rows)
                 best = votes.averaged.argmax(1)  # N
@@ -115,7 +116,7 @@ class TeacherLabelsStage(Stage):
             if counts["kept"]:
                 raise
             found = (
-                f"{sampled.sentences} sentences, none labelled with a probability of {config.min_confidence}+"
+                f"{sampled.sentences} sentences, none labelled with probability {config.min_confidence:g}+"
                 if sampled.sentences
                 else f"no sentence of {config.min_words} to {config.max_words} words"
             )
