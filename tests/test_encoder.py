@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 import torch
+from script_module import load_script
 from torch import Tensor
 
 from nlp_rnn.models import reference_cells
@@ -473,10 +473,7 @@ def test_bad_inputs_are_refused(call, message: str) -> None:
 
 
 def test_benchmark_script_runs(tmp_path: Path) -> None:
-    script = Path(__file__).resolve().parents[1] / "scripts" / "bench_packing.py"
-    spec = importlib.util.spec_from_file_location("bench_packing", script)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_script("bench_packing")
     output = tmp_path / "results.json"
     threads = torch.get_num_threads()
     try:

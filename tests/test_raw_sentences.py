@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datasets
+import numpy as np
 import pydantic
 import pytest
 
@@ -38,10 +39,13 @@ def test_keeps_sentences_in_the_word_range_in_a_seeded_order() -> None:
 
 
 def test_stops_after_the_asked_number() -> None:
+    full = [s.text for s in sample_sentences(ROWS, settings(), seed=0, counts=SampleCounts())]
     counts = SampleCounts()
-    kept = list(sample_sentences(ROWS, settings(sentences=2), seed=0, counts=counts))
-    assert len(kept) == 2 == counts.sentences
-    assert counts.rows_read <= 5  # reading stopped at the row that gave the second sentence
+    kept = [s.text for s in sample_sentences(ROWS, settings(sentences=2), seed=0, counts=counts)]
+    assert kept == full[:2] and counts.sentences == 2
+    # reading stopped at the first row of two kept sentences (rows 0 and 2) in the seeded order
+    order = np.random.default_rng(0).permutation(len(ROWS)).tolist()
+    assert counts.rows_read == min(order.index(0), order.index(2)) + 1
 
 
 def test_word_range_is_checked() -> None:

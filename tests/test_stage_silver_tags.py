@@ -9,6 +9,7 @@ from pathlib import Path
 import datasets
 import numpy as np
 import pytest
+from script_module import load_script
 
 from nlp_rnn.api import load_model
 from nlp_rnn.errors import NlpRnnError
@@ -110,13 +111,7 @@ def test_teachers_must_exist_and_share_their_tag_sets(tmp_path: Path, tiny_tagge
 
 
 def test_ensemble_script_scores_models_and_their_average(tiny_tagger: Path) -> None:
-    import importlib.util
-
-    path = Path(__file__).resolve().parent.parent / "scripts" / "ensemble_taggers.py"
-    spec = importlib.util.spec_from_file_location("ensemble_taggers", path)
-    assert spec is not None and spec.loader is not None
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("ensemble_taggers")
     gold = DEMO / "tagged.dev.conllu"
     results = script.main([str(tiny_tagger), str(tiny_tagger), "--gold", str(gold)])
     alone = results[str(tiny_tagger)]

@@ -9,6 +9,7 @@ from pathlib import Path
 import datasets
 import numpy as np
 import pytest
+from script_module import load_script
 
 from nlp_rnn.api import load_model
 from nlp_rnn.errors import NlpRnnError
@@ -157,13 +158,7 @@ def test_sentences_without_tokens_for_some_teacher_are_left_out(teacher: Path) -
 
 
 def test_ensemble_script_scores_models_and_their_average(teacher: Path) -> None:
-    import importlib.util
-
-    path = Path(__file__).resolve().parent.parent / "scripts" / "ensemble_classifiers.py"
-    spec = importlib.util.spec_from_file_location("ensemble_classifiers", path)
-    assert spec is not None and spec.loader is not None
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("ensemble_classifiers")
     dev = DEMO / "sentiment.dev.txt"
     results = script.main([str(teacher), str(teacher), "--corpus", str(dev), "--format", "label_text"])
     model = load_model(teacher)
@@ -183,8 +178,8 @@ def test_soft_targets_train_towards_the_teachers_probabilities(tmp_path: Path, t
     targets: list[np.ndarray] = []
     original = TrainClassifierStage._targets
 
-    def spy(self, ctx, train, label_vocab, gold_rows):  # type: ignore[no-untyped-def]
-        targets.append(original(self, ctx, train, label_vocab, gold_rows))
+    def spy(self, *args):  # type: ignore[no-untyped-def]
+        targets.append(original(self, *args))
         return targets[-1]
 
     TrainClassifierStage._targets = spy  # type: ignore[method-assign]

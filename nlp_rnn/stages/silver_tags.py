@@ -19,10 +19,8 @@ Output, in the stage folder: ``splits/train/``, a dataset with the ``tokens``, `
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Literal, NamedTuple
 
 import numpy as np
@@ -30,10 +28,14 @@ import pydantic
 
 from nlp_rnn.errors import NlpRnnError
 from nlp_rnn.fileio import chunked
-from nlp_rnn.pipeline import Metrics, Stage, StageConfig, StageContext
-from nlp_rnn.stages.corpus import SPLITS_DIR, check_columns, load_split
-from nlp_rnn.stages.raw_sentences import SampleCounts, SentenceSampleSettings, sample_sentences
-from nlp_rnn.stages.train_classifier import vectors_files
+from nlp_rnn.pipeline import Metrics, StageConfig, StageContext
+from nlp_rnn.stages.raw_sentences import (
+    SampleCounts,
+    SentenceSampleSettings,
+    TeacherStage,
+    sample_sentences,
+    save_train_split,
+)
 
 BLOCK = 2000  # sentences tagged at a time
 
@@ -45,25 +47,18 @@ class SilverTagsConfig(StageConfig, SentenceSampleSettings):
     )
 
 
-class SilverTagsStage(Stage):
+class SilverTagsStage(TeacherStage):
     """Tags raw text with teacher taggers; metrics: sentences, words, teacher agreement, seconds."""
 
     kind = "silver_tags"
     Config = SilverTagsConfig
-
-    def upstream(self) -> list[str]:
-        return [self.config.input]
-
-    def input_files(self, data_dir: Path) -> list[Path]:
-        missing = "train the teacher taggers first (see pipelines/pos_ewt_distilled.yaml)"
-        return [f for folder in self.config.teachers for f in vectors_files(folder, "teachers", missing)]
+    missing_teachers = "train the teacher taggers first (see pipelines/pos_ewt_distilled.yaml)"
 
     def run(self, ctx: StageContext) -> Metrics:
         import datasets
 
         config = self.config
-        rows = load_split(ctx.input_dir(config.input), config.split)
-        check_columns(rows, [config.column], ctx.name, config.input, config.split)
+        rows = self.text_rows(ctx)
         teachers = load_teachers(config.teachers)
         has_xpos = all(t.vocabs.xpos is not None for t in teachers)
         sampled = SampleCounts()
@@ -80,26 +75,17 @@ class SilverTagsStage(Stage):
         if has_xpos:
             features["xpos"] = features["tokens"]
         features["confidence"] = datasets.Value("float32")
-        try:
-            dataset = datasets.Dataset.from_generator(
-                tagged_rows, features=datasets.Features(features), cache_dir=str(ctx.out_dir / ".cache")
-            )
-        except ValueError:  # datasets: "corresponds to no data"
-            if sampled.sentences:
-                raise
-            raise NlpRnnError(
-                f"stage {ctx.name!r}: no sentence of {config.min_words} to {config.max_words} words in "
-                f"the {sampled.rows_read} rows of {config.input!r} (column {config.column!r})"
-            ) from None
-        dataset.save_to_disk(str(ctx.out_dir / SPLITS_DIR / "train"))
-        del dataset
-        shutil.rmtree(ctx.out_dir / ".cache", ignore_errors=True)
+        save_train_split(
+            ctx,
+            tagged_rows,
+            datasets.Features(features),
+            lambda: (
+                f"no sentence of {config.min_words} to {config.max_words} words in the "
+                f"{sampled.rows_read} rows of {config.input!r} (column {config.column!r})"
+            ),
+        )
         seconds = time.perf_counter() - started
-        if sampled.sentences < config.sentences:
-            ctx.log.warning(
-                "only %d sentences of %d to %d words in %s (asked for %d)",
-                sampled.sentences, config.min_words, config.max_words, config.input, config.sentences,
-            )  # fmt: skip
+        self.warn_if_short(ctx, sampled)
         agreement = counts["agreeing_words"] / max(counts["words"], 1)
         ctx.log.info(
             "%d silver sentences (%d words) from %d rows in %.0f s; the %d teachers agree on %.2f%% "

@@ -22,10 +22,8 @@ with ``soft_targets`` trains towards.
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Literal, NamedTuple
 
 import numpy as np
@@ -33,10 +31,14 @@ import pydantic
 
 from nlp_rnn.errors import NlpRnnError
 from nlp_rnn.fileio import chunked
-from nlp_rnn.pipeline import Metrics, Stage, StageConfig, StageContext
-from nlp_rnn.stages.corpus import SPLITS_DIR, check_columns, load_split
-from nlp_rnn.stages.raw_sentences import SampleCounts, SentenceSampleSettings, sample_sentences
-from nlp_rnn.stages.train_classifier import vectors_files
+from nlp_rnn.pipeline import Metrics, StageConfig, StageContext
+from nlp_rnn.stages.raw_sentences import (
+    SampleCounts,
+    SentenceSampleSettings,
+    TeacherStage,
+    sample_sentences,
+    save_train_split,
+)
 
 BLOCK = 4096  # sentences labelled at a time
 
@@ -51,101 +53,59 @@ class TeacherLabelsConfig(StageConfig, SentenceSampleSettings):
     )
 
 
-class TeacherLabelsStage(Stage):
+class TeacherLabelsStage(TeacherStage):
     """Labels raw sentences with teacher classifiers; metrics: sentences kept and dropped,
     label shares, the teachers' agreement, seconds."""
 
     kind = "teacher_labels"
     Config = TeacherLabelsConfig
-
-    def upstream(self) -> list[str]:
-        return [self.config.input]
-
-    def input_files(self, data_dir: Path) -> list[Path]:
-        missing = "train the teacher classifiers first"
-        return [f for folder in self.config.teachers for f in vectors_files(folder, "teachers", missing)]
+    missing_teachers = "train the teacher classifiers first"
 
     def run(self, ctx: StageContext) -> Metrics:
         import datasets
 
         config = self.config
-        rows = load_split(ctx.input_dir(config.input), config.split)
-        check_columns(rows, [config.column], ctx.name, config.input, config.split)
+        rows = self.text_rows(ctx)
         teachers = load_teachers(config.teachers)
         labels = teachers[0].labels
         sampled = SampleCounts()
-        counts = {"kept": 0, "agreeing": 0, "no_tokens": 0, **{f"label.{label}": 0 for label in labels}}
+        counts = {"agreeing": 0, "no_tokens": 0}
+        per_label = dict.fromkeys(labels, 0)  # sentences kept, by their label
         started = time.perf_counter()
 
         def labelled_rows() -> Iterator[dict]:
             sentences = (sentence.text for sentence in sample_sentences(rows, config, ctx.seed, sampled))
             for block in chunked(sentences, BLOCK):
-                votes = ensemble(teachers, block)
-                counts["no_tokens"] += len(block) - len(votes.rows)
-                best = votes.averaged.argmax(1)  # N
-                confidence = votes.averaged[np.arange(len(best)), best]  # N
-                counts["agreeing"] += int((votes.choices == votes.choices[0]).all(axis=0).sum())
-                texts = [block[row] for row in votes.rows.tolist()]
-                averaged = votes.averaged.tolist()
-                labelled = zip(texts, best.tolist(), confidence.tolist(), averaged, strict=True)
-                for text, label, probability, distribution in labelled:
-                    if probability >= config.min_confidence:
-                        counts["kept"] += 1
-                        counts[f"label.{labels[label]}"] += 1
-                        yield {
-                            "text": text,
-                            "label": labels[label],
-                            "confidence": probability,
-                            "probabilities": dict(zip(labels, distribution, strict=True)),
-                        }
+                yield from _label_block(teachers, block, config.min_confidence, counts, per_label)
 
-        string, number = datasets.Value("string"), datasets.Value("float32")
-        features = datasets.Features(
-            {
-                "text": string,
-                "label": string,
-                "confidence": number,
-                "probabilities": {label: number for label in labels},
-            }
-        )
-        try:
-            dataset = datasets.Dataset.from_generator(
-                labelled_rows, features=features, cache_dir=str(ctx.out_dir / ".cache")
-            )
-        except ValueError:  # datasets: "corresponds to no data"
-            if counts["kept"]:
-                raise
+        def nothing() -> str:
             found = (
                 f"{sampled.sentences} sentences, none labelled with probability {config.min_confidence:g}+"
                 if sampled.sentences
                 else f"no sentence of {config.min_words} to {config.max_words} words"
             )
-            raise NlpRnnError(
-                f"stage {ctx.name!r}: {found} in the {sampled.rows_read} rows of {config.input!r} "
-                f"(column {config.column!r})"
-            ) from None
-        dataset.save_to_disk(str(ctx.out_dir / SPLITS_DIR / "train"))
-        del dataset
-        shutil.rmtree(ctx.out_dir / ".cache", ignore_errors=True)
+            return f"{found} in the {sampled.rows_read} rows of {config.input!r} (column {config.column!r})"
+
+        string, number = datasets.Value("string"), datasets.Value("float32")
+        features = {"text": string, "label": string, "confidence": number}
+        features["probabilities"] = {label: number for label in labels}
+        save_train_split(ctx, labelled_rows, datasets.Features(features), nothing)
         seconds = time.perf_counter() - started
-        if sampled.sentences < config.sentences:
-            ctx.log.warning(
-                "only %d sentences of %d to %d words in %s (asked for %d)",
-                sampled.sentences, config.min_words, config.max_words, config.input, config.sentences,
-            )  # fmt: skip
+        self.warn_if_short(ctx, sampled)
+        kept = sum(per_label.values())
         agreement = counts["agreeing"] / max(sampled.sentences - counts["no_tokens"], 1)
-        shares = ", ".join(f"{label} {counts[f'label.{label}']}" for label in labels)
+        shares = ", ".join(f"{label} {count}" for label, count in per_label.items())
         ctx.log.info(
             "%d of %d sentences (from %d rows) labelled in %.0f s (%s); the %d teachers agree on %.2f%%",
-            counts["kept"], sampled.sentences, sampled.rows_read, seconds, shares, len(teachers),
+            kept, sampled.sentences, sampled.rows_read, seconds, shares, len(teachers),
             100 * agreement,
         )  # fmt: skip
         return {
-            "train.rows": counts["kept"],
+            "train.rows": kept,
             "sentences": sampled.sentences,
-            "dropped_unsure": sampled.sentences - counts["no_tokens"] - counts["kept"],
+            "dropped_unsure": sampled.sentences - counts["no_tokens"] - kept,
             "dropped_without_tokens": counts["no_tokens"],
-            **{f"train.{key}": value for key, value in counts.items() if key.startswith("label.")},
+            **{f"train.label.{label}": count for label, count in per_label.items()},
             "rows_read": sampled.rows_read,
             "teachers": len(teachers),
             "teacher_agreement": round(agreement, 6),
@@ -172,6 +132,34 @@ def load_teachers(folders: Sequence[str]) -> list:  # -> list[ClassificationPred
     return teachers
 
 
+def _label_block(
+    teachers: Sequence,
+    block: list[str],
+    min_confidence: float,
+    counts: dict[str, int],
+    per_label: dict[str, int],
+) -> Iterator[dict]:
+    """Rows of one block: the sentences the teachers are sure enough of, with the label of their
+    averaged distribution."""
+    labels = teachers[0].labels
+    votes = ensemble(teachers, block)
+    counts["no_tokens"] += len(block) - len(votes.rows)
+    counts["agreeing"] += int((votes.choices == votes.choices[0]).all(axis=0).sum())
+    best = votes.averaged.argmax(1)  # N
+    confidence = votes.averaged[np.arange(len(best)), best]  # N
+    for row, label, probability, distribution in zip(
+        votes.rows.tolist(), best.tolist(), confidence.tolist(), votes.averaged.tolist(), strict=True
+    ):
+        if probability >= min_confidence:
+            per_label[labels[label]] += 1
+            yield {
+                "text": block[row],
+                "label": labels[label],
+                "confidence": probability,
+                "probabilities": dict(zip(labels, distribution, strict=True)),
+            }
+
+
 class Votes(NamedTuple):
     """The teachers' view of the texts that every teacher finds tokens in."""
 
@@ -183,18 +171,11 @@ class Votes(NamedTuple):
 def ensemble(teachers: Sequence, texts: Sequence[str]) -> Votes:
     """What :func:`load_teachers`' classifiers say of ``texts``; a text in which some teacher's
     tokenizer finds no token is left out (``Votes.rows`` lists the others)."""
-    from nlp_rnn.tasks.classification import encode_examples, predict_examples
+    from nlp_rnn.tasks.classification import predict_examples
 
     probabilities = np.full((len(teachers), len(texts), len(teachers[0].labels)), np.nan, dtype=np.float32)
     for teacher, scores in zip(teachers, probabilities, strict=True):
-        settings = teacher.settings
-        encoded = encode_examples(
-            teacher.tokenizer.tokenize_batch(list(texts)),
-            teacher.vocab,
-            max_length=settings.max_length,
-            truncate=settings.truncate,
-            skip_empty=True,
-        )
+        encoded = teacher.encode(texts, skip_empty=True)
         scores[encoded.rows] = predict_examples(teacher.model, encoded, device=teacher.device)
     rows = np.flatnonzero(~np.isnan(probabilities).any(axis=(0, 2)))  # N
     kept = probabilities[:, rows]  # teachers x N x C

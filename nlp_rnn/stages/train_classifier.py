@@ -164,7 +164,8 @@ class TrainClassifierStage(Stage):
         source_dir = ctx.input_dir(config.input)
         train_rows, dev_rows = self._splits(ctx, source_dir)
         gold_rows = len(train_rows)
-        train_rows = self._with_extra(ctx, train_rows)
+        extras = self._extra_splits(ctx)
+        train_rows = self._with_extra(ctx, train_rows, extras)
         vocab = self._vocab(ctx, train_rows)
         extended = 0
         if config.extend_vocab:
@@ -173,7 +174,7 @@ class TrainClassifierStage(Stage):
         settings = InputSettings(max_length=config.max_length, truncate=config.truncate)
         train = self._encode(train_rows, vocab, label_vocab, settings, f"{config.input}:{config.train_split}")
         if config.soft_targets:
-            train.targets = self._targets(ctx, train, label_vocab, gold_rows)
+            train.targets = self._targets(ctx, train, label_vocab, gold_rows, extras)
         dev = self._encode(
             dev_rows, vocab, label_vocab, settings, f"{config.input}:{config.dev_split or 'held-out'}"
         )
@@ -302,11 +303,19 @@ class TrainClassifierStage(Stage):
         config = self.config
         check_columns(dataset, (config.tokens, config.label), ctx.name, stage or config.input, split)
 
-    def _with_extra(self, ctx: StageContext, gold_rows):  # -> datasets.Dataset
-        """The gold training rows followed by the ``extra_train`` stages' train splits (their token
-        and label columns only, the labels cast to the gold column's type)."""
+    def _extra_splits(self, ctx: StageContext) -> dict:  # -> {stage name: datasets.Dataset}
+        """The ``extra_train`` stages' train splits, their token and label columns checked."""
+        extras = {}
+        for stage in self.config.extra_train:
+            extras[stage] = load_split(ctx.input_dir(stage), "train")
+            self._check_columns(ctx, extras[stage], "train", stage)
+        return extras
+
+    def _with_extra(self, ctx: StageContext, gold_rows, extras: dict):  # -> datasets.Dataset
+        """The gold training rows followed by the ``extras``' rows (their token and label columns
+        only, the labels cast to the gold column's type)."""
         config = self.config
-        if not config.extra_train:
+        if not extras:
             return gold_rows
         import datasets
 
@@ -314,9 +323,7 @@ class TrainClassifierStage(Stage):
 
         columns = [config.tokens, config.label]
         parts = [gold_rows.select_columns(columns)]
-        for stage in config.extra_train:
-            extra = load_split(ctx.input_dir(stage), "train")
-            self._check_columns(ctx, extra, "train", stage)
+        for stage, extra in extras.items():
             try:
                 parts.append(extra.select_columns(columns).cast(parts[0].features))
             except (ValueError, TypeError) as exc:  # pyarrow: a label that is not of the gold type
@@ -327,18 +334,17 @@ class TrainClassifierStage(Stage):
             ctx.log.info("%d more training examples from stage %r", len(extra), stage)
         return datasets.concatenate_datasets(parts)
 
-    def _targets(self, ctx: StageContext, train, label_vocab, gold_rows: int):  # -> np.ndarray
+    def _targets(self, ctx: StageContext, train, label_vocab, gold_rows: int, extras: dict):  # -> np.ndarray
         """Target distributions (N x C) of the training examples: one-hot for the gold rows (the
-        first ``gold_rows``), the ``probabilities`` column of the extra_train stages' rows."""
+        first ``gold_rows``), the ``probabilities`` column of the ``extras``' rows."""
         import numpy as np
 
         from nlp_rnn.errors import NlpRnnError
 
         targets = np.eye(len(label_vocab), dtype=np.float32)[train.labels]  # N x C
-        extra = [load_split(ctx.input_dir(stage), "train") for stage in self.config.extra_train]
-        silver = np.zeros((sum(len(rows) for rows in extra), len(label_vocab)), dtype=np.float32)
+        silver = np.zeros((sum(len(rows) for rows in extras.values()), len(label_vocab)), dtype=np.float32)
         start = 0
-        for stage, rows in zip(self.config.extra_train, extra, strict=True):
+        for stage, rows in extras.items():
             feature = rows.features.get("probabilities")
             if not isinstance(feature, dict) or set(feature) != set(label_vocab.itos):
                 raise NlpRnnError(

@@ -322,14 +322,21 @@ class ClassificationPredictor:
         """Label names, in the order of the probability columns."""
         return list(self.label_vocab.itos)
 
-    def encode(self, texts: Sequence[str]) -> EncodedExamples:
-        """Tokenize and encode; an empty text raises :class:`EmptyTextError` with its index."""
+    def encode(self, texts: Sequence[str], skip_empty: bool = False) -> EncodedExamples:
+        """Tokenize and encode; a text without tokens raises :class:`EmptyTextError` with its
+        index, or with ``skip_empty`` is left out (the result's ``rows`` lists the others)."""
         token_lists = self.tokenizer.tokenize_batch(list(texts))
-        for index, tokens in enumerate(token_lists):
-            if not tokens:
-                raise EmptyTextError(index)
+        if not skip_empty:
+            for index, tokens in enumerate(token_lists):
+                if not tokens:
+                    raise EmptyTextError(index)
+        settings = self.settings
         return encode_examples(
-            token_lists, self.vocab, max_length=self.settings.max_length, truncate=self.settings.truncate
+            token_lists,
+            self.vocab,
+            max_length=settings.max_length,
+            truncate=settings.truncate,
+            skip_empty=skip_empty,
         )
 
     def predict_proba(
