@@ -1,8 +1,10 @@
-"""Dynamic int8 (fbgemm) against fp32 matrix products at the tagger's or the translation decoder's shapes.
+"""Dynamic int8 (fbgemm) against fp32 matrix products at the tagger's, the translation decoder's or
+the SST-2 classifier's shapes.
 
     python scripts/bench_int8_gemm.py                 # the tagger's shapes, torch's default threads
     python scripts/bench_int8_gemm.py --threads 1
     python scripts/bench_int8_gemm.py --shapes decoding
+    python scripts/bench_int8_gemm.py --shapes classifier
 
 The tagger's and a decoder's inference time is mostly matrix products. Dynamic quantization
 replaces each with ``quantized::linear_dynamic``: activations quantized to 7-bit unsigned
@@ -16,7 +18,9 @@ largest relative difference from fp32. Medians of ``--repeats``. The shapes:
   and one recurrence step of ~650 sentences);
 * ``decoding``: one beam-5 step of 64 sentences (320 rows) through the tutorial-size decoder
   (GRU input and recurrent products, the attentional layer, an 8k output layer) and the CPU
-  recipe's 6k output layer, and the 64 rows of a greedy step.
+  recipe's 6k output layer, and the 64 rows of a greedy step;
+* ``classifier``: one recurrence step of one direction of the SST-2 classifier, 256 sentences,
+  1x150 and 1x300 (the recurrence is most of its inference time).
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ SHAPES = {
         (320, 256, 6000),
         (64, 512, 8000),
     ],
+    "classifier": [(256, 150, 600), (256, 300, 1200)],
 }
 
 
