@@ -18,14 +18,13 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-LOG_FILE = "log.jsonl"
+from nlp_rnn.training.logging_utils import LOG_FILE
 
 
 @dataclass(frozen=True)
 class Validations:
     """One run's validations of a metric, in step order."""
 
-    log: Path
     steps: list[int]
     values: list[float]
 
@@ -40,21 +39,24 @@ class Validations:
         return statistics.fmean(self.values)
 
 
-def find_logs(path: Path) -> list[Path]:
-    """The ``log.jsonl`` files a command-line path names (sorted)."""
+def find_logs(path: Path) -> list[tuple[str, Path]]:
+    """The ``log.jsonl`` files a command-line path names (sorted), each with the name it is
+    printed under: the path, and the log's folder below it when the path holds several."""
     if path.is_file():
-        return [path]
+        return [(str(path), path)]
     if not path.is_dir():
         raise SystemExit(f"error: {path}: no such file or folder")
     logs = sorted(path.rglob(LOG_FILE))
     if not logs:
         raise SystemExit(f"error: {path}: no {LOG_FILE} under it (is it a training run's folder?)")
-    return logs
+    if len(logs) == 1:
+        return [(str(path), logs[0])]
+    return [(str(path / log.parent.relative_to(path)), log) for log in logs]
 
 
 def read_validations(log: Path, metric: str) -> Validations:
-    """The ``"kind": "eval"`` records of ``log`` that carry ``metric``. A resumed run may log a
-    step again (validations after the last checkpoint are repeated): the later record counts."""
+    """The ``"kind": "eval"`` records of ``log`` that carry ``metric``; a step logged twice counts
+    once, with its later value."""
     by_step: dict[int, float] = {}
     logged: set[str] = set()  # the metrics validations carry, for the error message
     with log.open(encoding="utf-8") as lines:
@@ -74,7 +76,7 @@ def read_validations(log: Path, metric: str) -> Validations:
         found = ", ".join(sorted(logged)) or "none: no validation was logged"
         raise SystemExit(f"error: {log}: no validation carries the metric {metric!r} (metrics: {found})")
     steps = sorted(by_step)
-    return Validations(log, steps, [by_step[step] for step in steps])
+    return Validations(steps, [by_step[step] for step in steps])
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, float]]:
@@ -95,8 +97,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, float]]:
     if scale is None:
         scale = 100.0 if args.metric.endswith(("accuracy", "f1")) else 1.0
 
-    runs = [read_validations(log, args.metric) for path in args.paths for log in find_logs(path)]
-    names = [_name(run.log, args.paths) for run in runs]
+    found = [named for path in args.paths for named in find_logs(path)]
+    names = [name for name, _ in found]
+    runs = [read_validations(log, args.metric) for _, log in found]
     rows = []
     width = max(len(name) for name in names + ["mean over runs"])
     print(f"{'run':<{width}} {'n':>3} {'best':>8} {'at step':>8} {'mean':>8} {'last':>8}")
@@ -113,18 +116,6 @@ def main(argv: list[str] | None = None) -> list[dict[str, float]]:
             cells = [scale * summary([row[key] for row in rows]) for key in ("best", "mean", "last")]
             print(f"{label:<{width}} {'':>3} {cells[0]:>8.2f} {'':>8} {cells[1]:>8.2f} {cells[2]:>8.2f}")
     return rows
-
-
-def _name(log: Path, paths: list[Path]) -> str:
-    """The command-line path a log was found under, and the log's folder below it when a path
-    holds several."""
-    for path in paths:
-        if log == path:
-            return str(path)
-        if path.is_dir() and log.is_relative_to(path):
-            logs = list(path.rglob(LOG_FILE))
-            return str(path) if len(logs) == 1 else str(path / log.parent.relative_to(path))
-    return str(log)
 
 
 if __name__ == "__main__":
