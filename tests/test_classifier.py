@@ -155,3 +155,36 @@ def test_eval_mode_per_token_path_equals_the_encoder(pooling: str, layers: int) 
         pooled = model.pooling(encoded.sequence, batch["lengths"], encoded.last)
         slow = model.output(pooled)
     assert torch.allclose(fast, slow, atol=1e-5)
+
+
+def test_adversarial_training_adds_the_loss_of_the_worst_nearby_vectors() -> None:
+    plain = make_model("max")
+    adversarial = make_model("max", adversarial_epsilon=0.05, adversarial_weight=0.5)
+    adversarial.load_state_dict(plain.state_dict())
+    batch = batch_of([[3, 4, 5], [6, 7]], [2, 0])
+    assert torch.equal(adversarial(batch)["loss"], plain(batch)["loss"])  # eval mode: off
+    plain.train(), adversarial.train()
+    clean = plain(batch)["loss"]
+    total = adversarial(batch)["loss"]
+    # The perturbed loss is above the clean one (a step uphill), so the total exceeds 1.5x clean.
+    assert total > 1.5 * clean
+    # By hand: move each text's vectors along its own normalised gradient.
+    embedded = plain.embedding(batch["ids"]).detach().requires_grad_()
+    logits = plain.output(plain.encode_vectors(embedded, batch["lengths"]))
+    loss = nn.functional.cross_entropy(logits, batch["labels"])
+    (gradient,) = torch.autograd.grad(loss, embedded)
+    step = 0.05 * embedded.norm(dim=(1, 2), keepdim=True) / gradient.norm(dim=(1, 2), keepdim=True)
+    moved = plain.output(plain.encode_vectors(embedded + step * gradient, batch["lengths"]))
+    expected = loss + 0.5 * nn.functional.cross_entropy(moved, batch["labels"])
+    assert torch.allclose(total, expected, atol=1e-6)
+
+
+def test_adversarial_training_reaches_every_parameter_and_works_with_a_frozen_embedding() -> None:
+    model = make_model("attention", adversarial_epsilon=0.1).train()
+    model(batch_of([[3, 4, 5], [6]], [0, 1]))["loss"].backward()
+    missing = [name for name, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    assert missing == []
+    frozen = nn.Embedding.from_pretrained(torch.randn(VOCAB, 4), freeze=True, padding_idx=0)
+    model = RNNClassifier(frozen, 3, ClassifierConfig(hidden_size=4, adversarial_epsilon=0.1)).train()
+    model(batch_of([[3, 4, 5], [6]], [0, 1]))["loss"].backward()
+    assert frozen.weight.grad is None and model.output.weight.grad is not None

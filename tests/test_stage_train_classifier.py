@@ -136,18 +136,26 @@ def test_word2vec_vectors_initialise_the_embedding(tmp_path: Path) -> None:
     assert result.metrics["train.vocab_from_vectors"] == 2 and itos[-2:] == ["splendid", "dreary"]
 
 
-def test_extended_rows_stay_fixed_while_training_words_fine_tune(tmp_path: Path) -> None:
+@pytest.mark.parametrize("adversarial_epsilon", [0.0, 0.1])  # 0.1: the SST-2 recipe's setting
+def test_extended_rows_stay_fixed_while_training_words_fine_tune(
+    tmp_path: Path, adversarial_epsilon: float
+) -> None:
     vectors = tmp_path / "vectors.txt"
     words = ["the", "film", "movie", "good", "bad", "wonderful", "dull", "splendid", "dreary"]
     vectors.write_text(
         f"{len(words)} 4\n" + "".join(f"{w} {i} 0.5 -0.5 {i / 10}\n" for i, w in enumerate(words)),
         encoding="utf-8",
     )
-    overrides = [f"stages.train.embedding.vectors={vectors}", "stages.train.extend_vocab=100"]
+    overrides = [
+        f"stages.train.embedding.vectors={vectors}",
+        "stages.train.extend_vocab=100",
+        f"stages.train.model.adversarial_epsilon={adversarial_epsilon}",
+    ]
     result = run_pipeline(load_pipeline(write_pipeline(tmp_path), overrides), tmp_path / "run")
     folder = tmp_path / "run" / "model" / "sentiment"
     config = json.loads((folder / "config.json").read_text())
     assert config["frozen_embedding_rows"] == result.metrics["train.vocab_from_vectors"] == 2
+    assert config["model"]["adversarial_epsilon"] == adversarial_epsilon
     weights = load_file(str(folder / "model.safetensors"))
     # The two added words keep their vectors exactly; the trainable rows exclude them.
     assert torch.equal(weights["embedding.frozen"], torch.tensor([[7, 0.5, -0.5, 0.7], [8, 0.5, -0.5, 0.8]]))
