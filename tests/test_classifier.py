@@ -173,7 +173,9 @@ def test_adversarial_training_adds_the_loss_of_the_worst_nearby_vectors() -> Non
     logits = plain.output(plain.encode_vectors(embedded, batch["lengths"]))
     loss = nn.functional.cross_entropy(logits, batch["labels"])
     (gradient,) = torch.autograd.grad(loss, embedded)
-    step = 0.05 * embedded.norm(dim=(1, 2), keepdim=True) / gradient.norm(dim=(1, 2), keepdim=True)
+    lengths = batch["lengths"].view(-1, 1, 1)  # B x 1 x 1
+    word_norm = (embedded.pow(2).sum(dim=(1, 2), keepdim=True) / lengths).sqrt()  # RMS over real tokens
+    step = 0.05 * word_norm / gradient.norm(dim=(1, 2), keepdim=True)
     moved = plain.output(plain.encode_vectors(embedded + step * gradient, batch["lengths"]))
     expected = loss + 0.5 * nn.functional.cross_entropy(moved, batch["labels"])
     assert torch.allclose(total, expected, atol=1e-6)

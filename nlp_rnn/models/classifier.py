@@ -22,10 +22,11 @@ Adversarial training (Miyato et al. 2017, "Adversarial training methods for semi
 classification"), optional: with ``adversarial_epsilon`` > 0 each training batch also moves every
 text's word vectors a small step in the direction that raises its loss most (the gradient of the
 loss with respect to the vectors, one L2-normalised direction per text), and the loss on these
-perturbed texts is added with weight ``adversarial_weight``. The step is a share
-``adversarial_epsilon`` of the text's own embedding norm, so the model cannot escape it by growing
-its vectors (Miyato et al. normalise the embeddings instead). It costs about two extra passes
-through the encoder per batch and changes nothing at inference.
+perturbed texts is added with weight ``adversarial_weight``. The step's length (over the whole
+text, as Miyato et al.'s) is ``adversarial_epsilon`` times the text's root-mean-square word-vector
+norm: the same share of a typical word whatever the text's length, and the model cannot escape it
+by growing its vectors (Miyato et al. normalise the embeddings instead). It costs about two extra
+passes through the encoder per batch and changes nothing at inference.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ class ClassifierConfig(Schema):
         "auto", description="how the encoder skips padding (see nlp_rnn.models.encoder)"
     )
     adversarial_epsilon: float = pydantic.Field(
-        0.0, ge=0, description="adversarial step, a share of each text's embedding norm (0: off)"
+        0.0, ge=0, description="adversarial step, in the text's RMS word-vector norms (0: off)"
     )
     adversarial_weight: float = pydantic.Field(
         1.0, ge=0, description="adversarial training: the weight of the perturbed texts' loss"
@@ -213,7 +214,9 @@ class RNNClassifier(nn.Module):
         (direction,) = torch.autograd.grad(clean_loss, embedded, retain_graph=True)  # B x T x D
         with torch.no_grad():
             # Padding rows get no gradient (the encoder skips them), so they stay unmoved.
-            step = self.config.adversarial_epsilon * embedded.norm(dim=(1, 2), keepdim=True)  # B x 1 x 1
+            # The text's root-mean-square word-vector norm: ||x|| / sqrt(real tokens).
+            word_norm = embedded.norm(dim=(1, 2)) / lengths.to(embedded.device).clamp_min(1).sqrt()  # B
+            step = (self.config.adversarial_epsilon * word_norm).view(-1, 1, 1)  # B x 1 x 1
             perturbation = step * direction / direction.norm(dim=(1, 2), keepdim=True).clamp_min(1e-12)
         moved = self.encode_vectors(embedded + perturbation, lengths)  # B x H*dirs
         adversarial_loss = F.cross_entropy(self.output(self.output_dropout(moved)), target)
