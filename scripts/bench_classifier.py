@@ -14,6 +14,10 @@ Training: the same SST-2 training phrases (a fixed set of length-bucketed batche
   data loading, embedding, encoder (with its handling of lengths), pooling, loss, backward,
   gradient clipping, AdamW and the trainer's bookkeeping (no validation, no TensorBoard).
 
+With ``--adversarial-epsilon`` > 0 ours trains adversarially (the SST-2 recipe's setting), and the
+bare loop does the same extra work: the gradient with respect to its inputs, a second forward
+pass over the moved inputs, and the backward pass of both.
+
 Both count real (unpadded) tokens per second; they alternate ``--repeats`` times in one process
 so that load from other processes hits both alike, and the medians are compared (ratio = bare /
 ours, so 2.0 means our stack takes twice as long). Inference: sentences per second of
@@ -91,6 +95,7 @@ def build_model(args: argparse.Namespace, vocab_size: int) -> RNNClassifier:
         bidirectional=True,
         pooling=args.pooling,
         length_mode=args.length_mode,
+        adversarial_epsilon=args.adversarial_epsilon,
     )
     torch.manual_seed(0)
     return RNNClassifier(nn.Embedding(vocab_size, args.embedding_dim, padding_idx=0), 2, config)
@@ -104,8 +109,15 @@ def bare_loop(args: argparse.Namespace, shapes: list[tuple[int, int]], tokens: i
     inputs = [torch.randn(batch, steps, args.embedding_dim) for batch, steps in shapes]  # B x T x D each
     started = time.perf_counter()
     for x in inputs:
+        if args.adversarial_epsilon > 0:
+            x.requires_grad_()
         output, _ = rnn(x)  # B x T x 2H
-        output.sum().backward()
+        loss = output.sum()
+        if args.adversarial_epsilon > 0:
+            (direction,) = torch.autograd.grad(loss, x, retain_graph=True)  # B x T x D
+            moved, _ = rnn(x + args.adversarial_epsilon * direction)  # B x T x 2H
+            loss = loss + moved.sum()
+        loss.backward()
     return tokens / (time.perf_counter() - started)
 
 
@@ -182,6 +194,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--hidden", type=int, default=150, help="units per direction")
     parser.add_argument("--pooling", default="max", choices=("last", "max", "mean", "attention"))
     parser.add_argument("--length-mode", default="auto", choices=("auto", "packed", "masked"))
+    parser.add_argument(
+        "--adversarial-epsilon", type=float, default=0.0, help="train adversarially (both loops; 0: off)"
+    )
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--batches", type=int, default=100, help="training batches per measurement")
     parser.add_argument("--repeats", type=int, default=3, help="alternating measurements of each")
@@ -258,6 +273,7 @@ def main(argv: list[str] | None = None) -> dict:
             "bidirectional": True,
             "pooling": args.pooling,
             "length_mode": args.length_mode,
+            "adversarial_epsilon": args.adversarial_epsilon,
             "vocab_size": len(vocab),
             "trained_model": str(args.model) if args.model else None,
         },
