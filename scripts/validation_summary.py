@@ -56,7 +56,8 @@ def find_logs(path: Path) -> list[tuple[str, Path]]:
 
 def read_validations(log: Path, metric: str) -> Validations:
     """The ``"kind": "eval"`` records of ``log`` that carry ``metric``; a step logged twice counts
-    once, with its later value."""
+    once, with its later value. A last line without its newline is being written (a run in
+    progress) or was torn (a killed run) and is skipped, as the trainer's reader skips it."""
     by_step: dict[int, float] = {}
     logged: set[str] = set()  # the metrics validations carry, for the error message
     with log.open(encoding="utf-8") as lines:
@@ -66,6 +67,8 @@ def read_validations(log: Path, metric: str) -> Validations:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as error:
+                if not line.endswith("\n"):  # the unfinished last line
+                    break
                 raise SystemExit(f"error: {log}, line {number}: not JSON ({error.msg})") from None
             if record.get("kind") != "eval":
                 continue

@@ -70,3 +70,12 @@ def test_errors_name_the_file_and_the_problem(tmp_path: Path) -> None:
     log.write_text('{"kind": "eval", "step": 1, "accuracy": 0.5}\n{broken\n', encoding="utf-8")
     with pytest.raises(SystemExit, match=r"log.jsonl, line 2: not JSON"):
         summary.main([str(run)])
+
+
+def test_an_unfinished_last_line_is_skipped(tmp_path: Path) -> None:
+    run = write_log(tmp_path / "run", evals([(100, 0.5), (200, 0.7)]))
+    log = run / "stages" / "train" / "train" / "log.jsonl"
+    with log.open("a", encoding="utf-8") as file:
+        file.write('{"kind": "eval", "step": 300, "accu')  # a run still writing, or killed mid-line
+    (row,) = summary.main([str(run)])
+    assert row["validations"] == 2 and row["last"] == pytest.approx(0.7)
