@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from nlp_rnn.data.batching import bucket_batches
 from nlp_rnn.data.catalog import load_corpus
@@ -109,16 +109,23 @@ def bare_loop(args: argparse.Namespace, shapes: list[tuple[int, int]], tokens: i
     inputs = [torch.randn(batch, steps, args.embedding_dim) for batch, steps in shapes]  # B x T x D each
     started = time.perf_counter()
     for x in inputs:
-        if args.adversarial_epsilon > 0:
-            x.requires_grad_()
-        output, _ = rnn(x)  # B x T x 2H
-        loss = output.sum()
-        if args.adversarial_epsilon > 0:
-            (direction,) = torch.autograd.grad(loss, x, retain_graph=True)  # B x T x D
-            moved, _ = rnn(x + args.adversarial_epsilon * direction)  # B x T x 2H
-            loss = loss + moved.sum()
-        loss.backward()
+        bare_step(rnn, x, args.adversarial_epsilon).backward()
     return tokens / (time.perf_counter() - started)
+
+
+def bare_step(rnn: nn.Module, x: Tensor, adversarial_epsilon: float = 0.0) -> Tensor:
+    """The reference loop's loss for one batch ``x`` (B x T x D): the sum of the outputs, plus,
+    with ``adversarial_epsilon`` > 0, their sum over inputs moved along its gradient (the same
+    extra work as adversarial training: an input gradient and a second forward pass)."""
+    if adversarial_epsilon > 0:
+        x.requires_grad_()
+    output, _ = rnn(x)  # B x T x 2H
+    loss = output.sum()
+    if adversarial_epsilon > 0:
+        (direction,) = torch.autograd.grad(loss, x, retain_graph=True)  # B x T x D
+        moved, _ = rnn(x + adversarial_epsilon * direction)  # B x T x 2H
+        loss = loss + moved.sum()
+    return loss
 
 
 def our_stack(args: argparse.Namespace, data: Subset, vocab_size: int) -> float:

@@ -190,3 +190,15 @@ def test_adversarial_training_reaches_every_parameter_and_works_with_a_frozen_em
     model = RNNClassifier(frozen, 3, ClassifierConfig(hidden_size=4, adversarial_epsilon=0.1)).train()
     model(batch_of([[3, 4, 5], [6]], [0, 1]))["loss"].backward()
     assert frozen.weight.grad is None and model.output.weight.grad is not None
+
+
+@pytest.mark.parametrize("length_mode", ["packed", "masked"])
+def test_a_texts_adversarial_loss_does_not_depend_on_the_padding_of_its_batch(length_mode: str) -> None:
+    model = make_model("max", length_mode=length_mode, adversarial_epsilon=0.25).train()
+    with torch.no_grad():
+        model.embedding.weight[0] = 3.0  # a padding row that is not zero must still not count
+    short, long = [5, 6, 7], [1, 2, 3, 4, 5, 6, 7, 8]
+    alone = model(batch_of([short], [1]))["loss"]
+    long_alone = model(batch_of([long], [2]))["loss"]
+    together = model(batch_of([short, long], [1, 2]))["loss"]  # the mean of the two texts' losses
+    assert torch.allclose(2 * together - long_alone, alone, atol=1e-5)

@@ -209,19 +209,24 @@ class RNNClassifier(nn.Module):
         embedded = self.embedding(ids)  # B x T x D
         if not embedded.requires_grad:  # a frozen embedding: the direction is still wanted
             embedded = embedded.detach().requires_grad_()
-        logits = self.output(self.output_dropout(self.encode_vectors(embedded, lengths)))  # B x C
+        logits = self._scores(embedded, lengths)  # B x C
         clean_loss = F.cross_entropy(logits, target)
         (direction,) = torch.autograd.grad(clean_loss, embedded, retain_graph=True)  # B x T x D
         with torch.no_grad():
-            # Padding rows get no gradient (the encoder skips them), so they stay unmoved.
+            counts = lengths.to(embedded.device)  # B (lengths itself stays where the encoder wants it)
+            real = real_steps_mask(counts, embedded.size(1)).unsqueeze(-1)  # B x T x 1
+            direction = direction * real  # padding stays where it is
             # The text's root-mean-square word-vector norm: ||x|| / sqrt(real tokens).
-            word_norm = embedded.norm(dim=(1, 2)) / lengths.to(embedded.device).clamp_min(1).sqrt()  # B
+            word_norm = (embedded * real).norm(dim=(1, 2)) / counts.clamp_min(1).sqrt()  # B
             step = (self.config.adversarial_epsilon * word_norm).view(-1, 1, 1)  # B x 1 x 1
             perturbation = step * direction / direction.norm(dim=(1, 2), keepdim=True).clamp_min(1e-12)
-        moved = self.encode_vectors(embedded + perturbation, lengths)  # B x H*dirs
-        adversarial_loss = F.cross_entropy(self.output(self.output_dropout(moved)), target)
+        adversarial_loss = F.cross_entropy(self._scores(embedded + perturbation, lengths), target)
         loss = clean_loss + self.config.adversarial_weight * adversarial_loss
         return {"logits": logits, "loss": loss}
+
+    def _scores(self, embedded: Tensor, lengths: Tensor) -> Tensor:
+        """Class scores, B x C, from word vectors B x T x D (training: both dropouts applied)."""
+        return self.output(self.output_dropout(self.encode_vectors(embedded, lengths)))
 
 
 def _last_states(sequence: Tensor, lengths: Tensor) -> Tensor:
