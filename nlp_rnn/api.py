@@ -17,7 +17,15 @@ import os
 from nlp_rnn.errors import NlpRnnError
 from nlp_rnn.tasks import read_model_config
 
-TASKS = ("classification", "tagging", "forecasting", "translation", "summarization", "language_model")
+TASKS = (
+    "classification",
+    "tagging",
+    "forecasting",
+    "translation",
+    "summarization",
+    "language_model",
+    "bidirectional_lm",
+)
 
 
 def load_model(folder: str | os.PathLike[str], device: str = "cpu"):  # -> a task's predictor
@@ -52,6 +60,10 @@ def load_model(folder: str | os.PathLike[str], device: str = "cpu"):  # -> a tas
         from nlp_rnn.tasks.language_modeling import LanguageModelPredictor
 
         return LanguageModelPredictor.load(folder, device=device)
+    if task == "bidirectional_lm":
+        from nlp_rnn.tasks.bidirectional_lm import BidirectionalLMPredictor
+
+        return BidirectionalLMPredictor.load(folder, device=device)
     raise NlpRnnError(
         f"{folder}: config.json says task {task!r}; this version of nlp-rnn loads {', '.join(TASKS)} models"
     )

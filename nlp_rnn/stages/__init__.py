@@ -11,6 +11,7 @@ from nlp_rnn.stages.silver_tags import SilverTagsStage
 from nlp_rnn.stages.teacher_labels import TeacherLabelsStage
 from nlp_rnn.stages.teacher_translations import TeacherTranslationsStage
 from nlp_rnn.stages.tokenize import TokenizeStage
+from nlp_rnn.stages.train_bilm import TrainBidirectionalLMStage
 from nlp_rnn.stages.train_classifier import TrainClassifierStage
 from nlp_rnn.stages.train_forecaster import TrainForecasterStage
 from nlp_rnn.stages.train_language_model import TrainLanguageModelStage
@@ -27,6 +28,7 @@ STAGE_KINDS: dict[str, type[Stage]] = {
         TokenizeStage,
         VocabStage,
         Word2VecStage,
+        TrainBidirectionalLMStage,
         TrainClassifierStage,
         TeacherLabelsStage,
         TrainTaggerStage,

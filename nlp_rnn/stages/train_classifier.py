@@ -97,7 +97,8 @@ class TrainClassifierConfig(StageConfig):
     init_from: str | None = pydantic.Field(
         None,
         description="a trained classifier's model folder to start from (encoder, pooling, the "
-        "embedding rows of shared words, and the output layer if the labels agree)",
+        "embedding rows of shared words, and the output layer if the labels agree), or a "
+        "train_bilm stage's (encoder and embedding rows)",
     )
     mistakes: int = pydantic.Field(20, ge=0, description="how many confident mistakes to list")
     samples: list[str] = pydantic.Field(
@@ -227,13 +228,22 @@ class TrainClassifierStage(Stage):
         return metrics
 
     def _transfer(self, ctx: StageContext, model, vocab, label_vocab):  # -> TransferReport
-        """Copy the ``init_from`` classifier's weights into ``model``."""
+        """Copy the ``init_from`` classifier's or bidirectional language model's weights into ``model``."""
+        from nlp_rnn.tasks import read_model_config
+        from nlp_rnn.tasks.bidirectional_lm import TASK as BILM_TASK
+        from nlp_rnn.tasks.bidirectional_lm import BidirectionalLMPredictor
         from nlp_rnn.tasks.classification import ClassificationPredictor
-        from nlp_rnn.tasks.classifier_transfer import transfer_weights
+        from nlp_rnn.tasks.classifier_transfer import transfer_from_language_model, transfer_weights
 
         assert self.config.init_from is not None
-        source = ClassificationPredictor.load(self.config.init_from)
-        report = transfer_weights(model, vocab, label_vocab, source.model, source.vocab, source.label_vocab)
+        if read_model_config(self.config.init_from)["task"] == BILM_TASK:
+            language_model = BidirectionalLMPredictor.load(self.config.init_from)
+            report = transfer_from_language_model(model, vocab, language_model.model, language_model.vocab)
+        else:
+            source = ClassificationPredictor.load(self.config.init_from)
+            report = transfer_weights(
+                model, vocab, label_vocab, source.model, source.vocab, source.label_vocab
+            )
         ctx.log.info("initialised from %s: %s", self.config.init_from, report.summary())
         return report
 

@@ -6,6 +6,10 @@ source task), the others keep their initialisation; the output layer is copied w
 have the same labels in the same order. Training then fine-tunes everything on the new data
 (Mou et al. 2016: transfer between semantically close tasks such as IMDB and movie-review
 sentences helps).
+
+A classifier can also start from a bidirectional language model trained on unlabelled text
+(:func:`transfer_from_language_model`; Dai and Le 2015): its encoder and the embedding rows of
+shared words are copied the same way; pooling and the output layer keep their initialisation.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from nlp_rnn.errors import ConfigError
+from nlp_rnn.models.bidirectional_lm import BidirectionalLM
 from nlp_rnn.models.classifier import RNNClassifier
 from nlp_rnn.models.partly_frozen_embedding import PartlyFrozenEmbedding
 from nlp_rnn.text.vocab import Vocab
@@ -23,12 +28,15 @@ from nlp_rnn.text.vocab import Vocab
 
 @dataclass
 class TransferReport:
-    """What :func:`transfer_weights` copied."""
+    """What :func:`transfer_weights` or :func:`transfer_from_language_model` copied."""
 
     words_copied: int
     output_copied: bool
+    from_language_model: bool = False
 
     def summary(self) -> str:
+        if self.from_language_model:
+            return f"encoder and {self.words_copied} embedding rows copied from a language model"
         output = "copied" if self.output_copied else "not copied (other labels)"
         return f"{self.words_copied} embedding rows copied; output layer {output}"
 
@@ -52,14 +60,43 @@ def transfer_weights(
     with torch.no_grad():
         target.encoder.load_state_dict(source.encoder.state_dict())
         target.pooling.load_state_dict(source.pooling.state_dict())
-        pairs = [(i, source_vocab.stoi[w]) for i, w in enumerate(vocab.itos) if w in source_vocab.stoi]
-        if pairs:
-            rows, source_rows = (torch.tensor(column) for column in zip(*pairs, strict=True))
-            _set_rows(target.embedding, rows, source.embedding(source_rows))
+        words = _copy_rows(target.embedding, vocab, source.embedding, source_vocab)
         output_copied = list(labels.itos) == list(source_labels.itos)
         if output_copied:
             target.output.load_state_dict(source.output.state_dict())
-    return TransferReport(words_copied=len(pairs), output_copied=output_copied)
+    return TransferReport(words_copied=words, output_copied=output_copied)
+
+
+def transfer_from_language_model(
+    target: RNNClassifier,
+    vocab: Vocab,
+    source: BidirectionalLM,
+    source_vocab: Vocab,
+    where: str = "init_from",
+) -> TransferReport:
+    """Copy a bidirectional language model's encoder and shared words' embedding rows into
+    ``target`` (in place); its encoder must be one bidirectional layer of the same cell and size."""
+    settings = target.config
+    expected = {
+        "embedding_dim": source.embedding.embedding_dim,
+        "cell": source.config.cell,
+        "hidden_size": source.config.hidden_size,
+        "num_layers": 1,
+        "bidirectional": True,
+    }
+    actual = {
+        "embedding_dim": target.embedding.embedding_dim,
+        **{key: getattr(settings, key) for key in ("cell", "hidden_size", "num_layers", "bidirectional")},
+    }
+    if expected != actual:
+        raise ConfigError(
+            f"{where}: the language model's encoder differs from this classifier's (language model: "
+            f"{expected}; this one: {actual})"
+        )
+    with torch.no_grad():
+        target.encoder.load_state_dict(source.encoder.state_dict())
+        words = _copy_rows(target.embedding, vocab, source.embedding, source_vocab)
+    return TransferReport(words_copied=words, output_copied=False, from_language_model=True)
 
 
 SHAPE_KEYS = ("cell", "hidden_size", "num_layers", "bidirectional", "pooling", "attention_size")
@@ -69,6 +106,15 @@ def _shape(model: RNNClassifier) -> dict[str, object]:
     """The settings that decide the weights' shapes (dropout rates may differ)."""
     settings = model.config.model_dump()
     return {"embedding_dim": model.embedding.embedding_dim, **{key: settings[key] for key in SHAPE_KEYS}}
+
+
+def _copy_rows(embedding: nn.Module, vocab: Vocab, source: nn.Module, source_vocab: Vocab) -> int:
+    """Give every word of ``vocab`` that ``source_vocab`` knows its ``source`` row; how many."""
+    pairs = [(i, source_vocab.stoi[w]) for i, w in enumerate(vocab.itos) if w in source_vocab.stoi]
+    if pairs:
+        rows, source_rows = (torch.tensor(column) for column in zip(*pairs, strict=True))
+        _set_rows(embedding, rows, source(source_rows))
+    return len(pairs)
 
 
 def _set_rows(embedding: nn.Module, rows: Tensor, values: Tensor) -> None:
