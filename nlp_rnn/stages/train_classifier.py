@@ -142,7 +142,9 @@ class TrainClassifierStage(Stage):
             if not (folder / "config.json").is_file():
                 from nlp_rnn.errors import ConfigError
 
-                raise ConfigError(f"init_from: {folder} is not a model folder (train that classifier first)")
+                raise ConfigError(
+                    f"init_from: {folder} is not a model folder (run the pipeline that makes it first)"
+                )
             files += sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
         return files
 
