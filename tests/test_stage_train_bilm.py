@@ -1,12 +1,16 @@
-"""The ``train_bilm`` stage on the demo sentiment corpus, and a classifier started from its model."""
+"""The ``train_bilm`` stage on the demo sentiment corpus, ``lm-perplexity`` on its model, and a
+classifier started from it."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from nlp_rnn.api import load_model
+from nlp_rnn.cli import main
 from nlp_rnn.errors import NlpRnnError
 from nlp_rnn.pipeline import load_pipeline, run_pipeline
 from nlp_rnn.tasks.bidirectional_lm import BidirectionalLMPredictor
@@ -64,6 +68,15 @@ def test_the_stage_trains_a_language_model_a_classifier_starts_from(tmp_path: Pa
     assert isinstance(language_model, BidirectionalLMPredictor)
     held_out = language_model.perplexity(["what a wonderful film !"])
     assert held_out["tokens"] == 4
+    texts = tmp_path / "texts.txt"
+    texts.write_text("what a wonderful film !\n\nthe plot is not good .\n", encoding="utf-8")
+    command = ["lm-perplexity", "--model", str(tmp_path / "lm" / "model"), "--input", str(texts)]
+    result = CliRunner().invoke(main, [*command, "--json"])
+    assert result.exit_code == 0, result.output
+    expected = language_model.perplexity(["what a wonderful film !", "the plot is not good ."], block=1)
+    assert json.loads(result.output) == pytest.approx(expected)
+    labelled = CliRunner().invoke(main, [*command, "--label", "pos"])
+    assert labelled.exit_code == 1 and "takes no labels" in labelled.output
 
     folder = str(tmp_path / "lm" / "model")
     classifier_run = run_pipeline(load_pipeline(pipeline(tmp_path, classify_from=folder)), tmp_path / "clf")

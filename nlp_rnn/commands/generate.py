@@ -88,6 +88,28 @@ def perplexity_file(
     return predictor.perplexity(texts, labels)
 
 
+def bidirectional_perplexity_file(
+    model_dir: str | os.PathLike[str],
+    input_path: str | os.PathLike[str],
+    *,
+    label: str | None = None,
+    labelled: bool = False,
+    device: str = "cpu",
+) -> dict[str, float]:
+    """Perplexities of a bidirectional language model (see
+    :meth:`~nlp_rnn.tasks.bidirectional_lm.BidirectionalLMPredictor.perplexity`) on the text file
+    ``input_path`` (one text per line, ``.gz`` too; blank lines skipped), read as it streams."""
+    from nlp_rnn.api import load_model
+    from nlp_rnn.fileio import iter_lines
+
+    if label is not None or labelled:
+        raise NlpRnnError(
+            f"{model_dir}: a bidirectional language model takes no labels (--label, --labelled)"
+        )
+    predictor = load_model(model_dir, device=device)
+    return predictor.perplexity(line for _, line in iter_lines(input_path) if line.strip())
+
+
 @click.command(name="generate")
 @click.option(
     "--model",
@@ -191,7 +213,22 @@ def generate(
 def lm_perplexity(
     model_dir: Path, input_path: Path, label: str | None, labelled: bool, as_json: bool, device: str
 ) -> None:
-    """Perplexity (per token) and bits per character of a language model on a text file."""
+    """Perplexity (per token) and bits per character of a language model on a text file; of a
+    bidirectional one (a train_bilm stage's), per predicted word of each direction and of both."""
+    from nlp_rnn.tasks import read_model_config
+
+    if read_model_config(model_dir)["task"] == "bidirectional_lm":
+        scores = bidirectional_perplexity_file(
+            model_dir, input_path, label=label, labelled=labelled, device=device
+        )
+        if as_json:
+            click.echo(json.dumps(scores))
+        else:
+            click.echo(
+                f"{int(scores['tokens'])} predictions per direction: perplexity {scores['ppl']:.4f} "
+                f"(forward {scores['ppl_forward']:.4f}, backward {scores['ppl_backward']:.4f})"
+            )
+        return
     report = perplexity_file(model_dir, input_path, label=label, labelled=labelled, device=device)
     if as_json:
         click.echo(json.dumps(report.to_dict()))

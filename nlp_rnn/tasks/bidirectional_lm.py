@@ -15,6 +15,7 @@ A model folder (written by :meth:`BidirectionalLMPredictor.save`)::
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -66,14 +67,25 @@ def encode_chunks(
 
 def evaluate_perplexity(model: nn.Module, batches: Iterable[Mapping[str, torch.Tensor]]) -> dict[str, float]:
     """The Trainer's evaluate function: perplexity per predicted word, of both directions together
-    (``ppl``: the exponential of the mean NLL), of each (``ppl_forward``, ``ppl_backward``), and
-    the mean NLL (``loss``)."""
+    (``ppl``: the exponential of the mean NLL), of each (``ppl_forward``, ``ppl_backward``), the
+    mean NLL (``loss``) and the predictions per direction (``tokens``)."""
+    nll, tokens = summed_nll(model, batches)
+    return perplexity_scores(nll, tokens)
+
+
+def summed_nll(model: nn.Module, batches: Iterable[Mapping[str, torch.Tensor]]) -> tuple[torch.Tensor, int]:
+    """The summed NLL of each direction (2, float64) over ``batches``, and the predictions per direction."""
     nll = torch.zeros(2, dtype=torch.float64)
     tokens = 0
     for batch in batches:
         output = model(batch)
         nll += output["nll"].double().cpu()
         tokens += int(output["tokens"])
+    return nll, tokens
+
+
+def perplexity_scores(nll: torch.Tensor, tokens: int) -> dict[str, float]:
+    """:func:`evaluate_perplexity`'s metrics from summed NLLs (2) and predictions per direction."""
     if tokens == 0:
         raise NlpRnnError("nothing to evaluate: no text of two or more tokens")
     mean = float(nll.sum()) / (2 * tokens)
@@ -111,18 +123,26 @@ class BidirectionalLMPredictor:
         self.chunk_length = chunk_length
         self.device = torch.device(device)
 
-    def perplexity(self, texts: Sequence[str], batch_size: int = 128) -> dict[str, float]:
+    def perplexity(
+        self, texts: Iterable[str], batch_size: int = 128, block: int = 10_000
+    ) -> dict[str, float]:
         """``ppl``, ``ppl_forward``, ``ppl_backward``, ``loss`` and ``tokens`` (predictions per
-        direction) of the texts; texts of fewer than two tokens predict nothing."""
+        direction) of the texts, read ``block`` at a time (an iterator of any length is fine);
+        texts of fewer than two tokens predict nothing."""
         if isinstance(texts, str):
             raise TypeError("perplexity takes a list of texts, not one string")
-        examples = encode_chunks(self.tokenizer.tokenize_batch(list(texts)), self.vocab, self.chunk_length)
-        batches = (
-            {key: value.to(self.device) for key, value in collate([examples[i] for i in batch]).items()}
-            for batch in inference_batches(examples.lengths, batch_size)
-        )
-        with torch.inference_mode():
-            return evaluate_perplexity(self.model, batches)
+        nll, tokens = torch.zeros(2, dtype=torch.float64), 0
+        texts = iter(texts)
+        while part := list(itertools.islice(texts, block)):
+            examples = encode_chunks(self.tokenizer.tokenize_batch(part), self.vocab, self.chunk_length)
+            batches = (
+                {key: value.to(self.device) for key, value in collate([examples[i] for i in batch]).items()}
+                for batch in inference_batches(examples.lengths, batch_size)
+            )
+            with torch.inference_mode():
+                part_nll, part_tokens = summed_nll(self.model, batches)
+            nll, tokens = nll + part_nll, tokens + part_tokens
+        return perplexity_scores(nll, tokens)
 
     def config(self) -> dict[str, Any]:
         """What ``config.json`` records: enough to rebuild the model without the training pipeline."""
