@@ -107,7 +107,7 @@ def bidirectional_perplexity_file(
             f"{model_dir}: a bidirectional language model takes no labels (--label, --labelled)"
         )
     predictor = load_model(model_dir, device=device)
-    return predictor.perplexity(line for _, line in iter_lines(input_path) if line.strip())
+    return predictor.perplexity(line for _, line in iter_lines(input_path))  # blank: nothing to predict
 
 
 @click.command(name="generate")

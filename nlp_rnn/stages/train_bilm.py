@@ -26,7 +26,7 @@ from nlp_rnn.models.bidirectional_lm import BidirectionalLMConfig
 from nlp_rnn.pipeline import Metrics, Stage, StageConfig, StageContext
 from nlp_rnn.stages.corpus import check_columns, load_split
 from nlp_rnn.stages.tokenize import TOKENIZER_DIR
-from nlp_rnn.stages.train_classifier import hold_out, vectors_files
+from nlp_rnn.stages.train_classifier import hold_out, vectors_files, vocab_from_rows
 from nlp_rnn.training.config import TrainerConfig
 
 TRAIN_DIR = "train"
@@ -97,7 +97,7 @@ class TrainBidirectionalLMStage(Stage):
         seed = config.trainer.seed if config.trainer.seed is not None else ctx.seed
         source_dir = ctx.input_dir(config.input)
         train_rows, dev_rows = self._splits(ctx, source_dir, seed)
-        vocab = self._vocab(train_rows)
+        vocab = vocab_from_rows(train_rows, config.tokens, config.min_freq, config.max_vocab_size)
         where = f"{config.input}:{config.split}"
         train = self._encode(train_rows, vocab, where)
         dev = self._encode(dev_rows, vocab, f"{where} (held out)")
@@ -124,7 +124,8 @@ class TrainBidirectionalLMStage(Stage):
         train_seconds = time.perf_counter() - started
         assert result.best_dir is not None  # there is always held-out text
         load_weights_file(model, result.best_dir / WEIGHTS_FILE)
-        held_out = self._evaluate(model, dev)
+        assert result.best_metrics is not None  # the validation that chose these weights
+        held_out = result.best_metrics
         ctx.log.info(
             "held-out perplexity %.2f (forward %.2f, backward %.2f)",
             held_out["ppl"], held_out["ppl_forward"], held_out["ppl_backward"],
@@ -164,24 +165,6 @@ class TrainBidirectionalLMStage(Stage):
             add_files=predictor.write_files,
         )
 
-    def _evaluate(self, model, dev) -> dict[str, float]:
-        """Held-out perplexities of the selected weights."""
-        import torch
-
-        from nlp_rnn.data.batching import inference_batches
-        from nlp_rnn.tasks.bidirectional_lm import evaluate_perplexity
-        from nlp_rnn.tasks.classification import collate
-
-        batch_size, max_tokens = self.config.trainer.eval_batching
-        device = next(model.parameters()).device
-        batches = (
-            {key: value.to(device) for key, value in collate([dev[i] for i in batch]).items()}
-            for batch in inference_batches(dev.lengths, batch_size or 128, max_tokens)
-        )
-        model.eval()
-        with torch.inference_mode():
-            return evaluate_perplexity(model, batches)
-
     def _splits(self, ctx: StageContext, source_dir: Path, seed: int):  # -> (Dataset, Dataset)
         """The training rows and the held-out rows (a seeded share of the split's first rows)."""
         config = self.config
@@ -193,20 +176,6 @@ class TrainBidirectionalLMStage(Stage):
             len(rows), config.dev_fraction, config.dev_seed if config.dev_seed is not None else seed
         )
         return rows.select(kept), rows.select(held_out)
-
-    def _vocab(self, train):  # -> Vocab
-        """Words of the training rows seen at least ``min_freq`` times, most frequent first."""
-        from collections import Counter
-
-        from nlp_rnn.text.vocab import NO_MARKERS, Vocab
-
-        counts: Counter[str] = Counter()
-        for batch in train.iter(batch_size=10_000):  # streams: memory holds counts, not the corpus
-            for tokens in batch[self.config.tokens]:
-                counts.update(tokens)
-        return Vocab.build(
-            counts, min_freq=self.config.min_freq, max_size=self.config.max_vocab_size, specials=NO_MARKERS
-        )
 
     def _encode(self, rows, vocab, source: str):  # -> EncodedExamples
         from nlp_rnn.tasks.bidirectional_lm import encode_chunks

@@ -373,10 +373,8 @@ class TrainClassifierStage(Stage):
         return targets
 
     def _vocab(self, ctx: StageContext, train):  # -> Vocab
-        from collections import Counter
-
         from nlp_rnn.errors import NlpRnnError
-        from nlp_rnn.text.vocab import NO_MARKERS, Vocab
+        from nlp_rnn.text.vocab import Vocab
 
         config = self.config
         if config.vocab is not None:
@@ -387,14 +385,8 @@ class TrainClassifierStage(Stage):
                     "(is it a label vocabulary?)"
                 )
             return vocab
-        counts: Counter[str] = Counter()
-        for batch in train.iter(batch_size=10_000):  # streams: memory holds counts, not the corpus
-            for tokens in batch[config.tokens]:
-                counts.update(tokens)
         # The classifier needs padding and unknown words only: no sentence markers.
-        return Vocab.build(
-            counts, min_freq=config.min_freq, max_size=config.max_vocab_size, specials=NO_MARKERS
-        )
+        return vocab_from_rows(train, config.tokens, config.min_freq, config.max_vocab_size)
 
     def _extend_vocab(self, ctx: StageContext, vocab):  # -> (Vocab, int)
         """Add the most frequent words of the vectors that the vocabulary lacks.
@@ -484,6 +476,21 @@ def vectors_files(location: str | None, setting: str, missing: str = "") -> list
     if path.is_dir():
         return sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
     return [path]
+
+
+def vocab_from_rows(rows, column: str, min_freq: int, max_size: int | None):  # -> Vocab
+    """``<pad>``, ``<unk>`` and the words of ``rows``' token column ``column`` (a ``datasets.Dataset``)
+    seen at least ``min_freq`` times, most frequent first, at most ``max_size`` in all. Rows are
+    read in blocks: memory holds the counts, not the corpus."""
+    from collections import Counter
+
+    from nlp_rnn.text.vocab import NO_MARKERS, Vocab
+
+    counts: Counter[str] = Counter()
+    for batch in rows.iter(batch_size=10_000):
+        for tokens in batch[column]:
+            counts.update(tokens)
+    return Vocab.build(counts, min_freq=min_freq, max_size=max_size, specials=NO_MARKERS)
 
 
 def hold_out(rows: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
