@@ -18,6 +18,7 @@ from nlp_rnn.commands.corpus import corpus
 from nlp_rnn.commands.evaluate import evaluate
 from nlp_rnn.commands.forecast import forecast, train_forecaster
 from nlp_rnn.commands.generate import generate, lm_perplexity
+from nlp_rnn.commands.serve import serve
 from nlp_rnn.commands.summarize import summarize
 from nlp_rnn.commands.tag import tag
 from nlp_rnn.commands.text import tokenize, vocab
@@ -113,3 +114,4 @@ main.add_command(translate)
 main.add_command(generate)
 main.add_command(lm_perplexity)
 main.add_command(summarize)
+main.add_command(serve)

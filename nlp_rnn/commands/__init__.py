@@ -1,6 +1,7 @@
 """Click command groups of the ``nlp-rnn`` CLI, one module per group, and options they share."""
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -26,3 +27,20 @@ def precision_option(int8: bool = False) -> Callable[[Callable[..., Any]], Calla
         type=click.Choice(choices),
         help=f"bf16: matrix products in bf16 (fast on CPUs with AMX and on GPUs; slow on other CPUs){extra}.",
     )
+
+
+def model_dir_option(help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The required ``--model`` of commands that load a model folder, passed as ``model_dir``
+    (a :class:`~pathlib.Path`); ``help`` names the kind of folder the command wants."""
+    return click.option(
+        "--model",
+        "model_dir",
+        required=True,
+        type=click.Path(file_okay=False, path_type=Path),
+        help=help,
+    )
+
+
+def device_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--device`` for commands that run a model: a torch device name, cpu by default."""
+    return click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from nlp_rnn.commands import data_dir_option, precision_option
+from nlp_rnn.commands import data_dir_option, device_option, model_dir_option, precision_option
 from nlp_rnn.errors import InputError
 
 CHUNK_LINES = 20_000  # lines classified at a time: memory stays flat on large files
@@ -140,13 +140,7 @@ def _quiet_progress_unless_terminal() -> None:
 
 
 @click.command(name="classify")
-@click.option(
-    "--model",
-    "model_dir",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Model folder (e.g. runs/sentiment_sst2/model).",
-)
+@model_dir_option("Model folder (e.g. runs/sentiment_sst2/model).")
 @click.option(
     "--input",
     "input_path",
@@ -166,7 +160,7 @@ def _quiet_progress_unless_terminal() -> None:
     "--batch-size", default=256, show_default=True, type=click.IntRange(min=1), help="Texts per batch."
 )
 @click.option("--encoding", default="utf-8", show_default=True, help="Encoding of the input file.")
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
+@device_option()
 @precision_option()
 def classify(
     model_dir: Path,
@@ -188,13 +182,7 @@ def classify(
 
 
 @click.command(name="evaluate-classifier")
-@click.option(
-    "--model",
-    "model_dir",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Model folder.",
-)
+@model_dir_option("Model folder.")
 @click.option(
     "--data",
     "source",
@@ -222,7 +210,7 @@ def classify(
     "--mistakes", default=10, show_default=True, type=click.IntRange(min=0), help="Mistakes to list."
 )
 @click.option("--batch-size", default=256, show_default=True, type=click.IntRange(min=1))
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
+@device_option()
 def evaluate_classifier_command(
     model_dir: Path,
     source: str,

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from nlp_rnn.commands import model_dir_option
 from nlp_rnn.errors import NlpRnnError
 
 
@@ -35,13 +36,29 @@ def forecast_file(
     """
     from nlp_rnn.api import load_model
     from nlp_rnn.fileio import atomic_file
-    from nlp_rnn.series.io import load_series
     from nlp_rnn.tasks import read_model_config
 
     task = read_model_config(model_dir)["task"]
     if task != "forecasting":
         raise NlpRnnError(f"{model_dir}: a {task} model, not a forecaster (train one with train-forecaster)")
     predictor = load_model(model_dir)
+    target, rows = forecast_series(predictor, input_path, horizon, column, time_column)
+    if output_path is not None:
+        with atomic_file(output_path, "w", encoding="utf-8", newline="\n") as handle:
+            _write_rows(handle, target, rows)
+    return target, rows
+
+
+def forecast_series(
+    predictor,  # ForecastingPredictor
+    input_path: str | os.PathLike[str],
+    horizon: int,
+    column: str | None = None,
+    time_column: str | None = None,
+) -> tuple[str, list[tuple[str, float]]]:
+    """:func:`forecast_file` with a loaded predictor and no output file."""
+    from nlp_rnn.series.io import load_series
+
     inputs, reading = predictor.inputs, predictor.reading
     if column is not None and not inputs.univariate:
         raise NlpRnnError(
@@ -59,11 +76,7 @@ def forecast_file(
     if column is not None:
         series.frame.columns = [inputs.target]
     times, values = predictor.forecast(series, horizon)
-    rows = list(zip(times, (float(v) for v in values), strict=True))
-    if output_path is not None:
-        with atomic_file(output_path, "w", encoding="utf-8", newline="\n") as handle:
-            _write_rows(handle, inputs.target, rows)
-    return inputs.target, rows
+    return inputs.target, list(zip(times, (float(v) for v in values), strict=True))
 
 
 def _write_rows(handle, target: str, rows: list[tuple[str, float]]) -> None:
@@ -112,13 +125,7 @@ def forecaster_pipeline(
 
 
 @click.command(name="forecast")
-@click.option(
-    "--model",
-    "model_dir",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Model folder (e.g. runs/forecast_co2/model).",
-)
+@model_dir_option("Model folder (e.g. runs/forecast_co2/model).")
 @click.option(
     "--input",
     "input_path",

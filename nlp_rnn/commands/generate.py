@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from nlp_rnn.commands import device_option, model_dir_option
 from nlp_rnn.errors import NlpRnnError
 
 
@@ -111,13 +112,7 @@ def bidirectional_perplexity_file(
 
 
 @click.command(name="generate")
-@click.option(
-    "--model",
-    "model_dir",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Language model folder (e.g. runs/lm_wikipedia_char/model).",
-)
+@model_dir_option("Language model folder (e.g. runs/lm_wikipedia_char/model).")
 @click.option("--prompt", default="", show_default=True, help="Text to continue (empty: start a new text).")
 @click.option("--label", help="Condition on this label (models trained with one, e.g. pos or neg).")
 @click.option(
@@ -147,7 +142,7 @@ def bidirectional_perplexity_file(
 @click.option("--seed", type=int, help="Random seed (the same seed gives the same texts).")
 @click.option("--num", default=1, show_default=True, type=click.IntRange(min=1), help="Texts to generate.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per text.")
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
+@device_option()
 def generate(
     model_dir: Path,
     prompt: str,
@@ -192,13 +187,7 @@ def generate(
 
 
 @click.command(name="lm-perplexity")
-@click.option(
-    "--model",
-    "model_dir",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Language model folder.",
-)
+@model_dir_option("Language model folder.")
 @click.option(
     "--input",
     "input_path",
@@ -209,7 +198,7 @@ def generate(
 @click.option("--label", help="A conditioned model's label for every line.")
 @click.option("--labelled", is_flag=True, help="Lines are LABEL<TAB>text (a conditioned model).")
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
+@device_option()
 def lm_perplexity(
     model_dir: Path, input_path: Path, label: str | None, labelled: bool, as_json: bool, device: str
 ) -> None:

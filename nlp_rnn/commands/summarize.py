@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from nlp_rnn.commands import precision_option
+from nlp_rnn.commands import device_option, model_dir_option, precision_option
 from nlp_rnn.errors import NlpRnnError
 
 log = logging.getLogger(__name__)
@@ -71,10 +71,7 @@ def summarize_file(
 
 
 @click.command()
-@click.option(
-    "--model", "model_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-    help="A summarizer's model folder (from a train_summarizer stage).",
-)  # fmt: skip
+@model_dir_option("A summarizer's model folder (from a train_summarizer stage).")
 @click.option(
     "--input", "input_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
     help="Articles, one per line (plain or .gz), tokenized as the training text was.",
@@ -111,7 +108,7 @@ def summarize_file(
 @click.option(
     "--batch-size", default=64, show_default=True, type=click.IntRange(min=1), help="Articles per batch."
 )
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
+@device_option()
 @precision_option(int8=True)
 def summarize(
     model_dir: Path,

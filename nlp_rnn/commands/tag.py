@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from nlp_rnn.commands import precision_option
+from nlp_rnn.commands import device_option, model_dir_option, precision_option
 from nlp_rnn.errors import NlpRnnError
 
 
@@ -54,13 +54,7 @@ def tag_file(
 
 
 @click.command(name="tag")
-@click.option(
-    "--model",
-    "model_dir",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Model folder (e.g. runs/pos_ewt/model).",
-)
+@model_dir_option("Model folder (e.g. runs/pos_ewt/model).")
 @click.option(
     "--input",
     "input_path",
@@ -96,7 +90,7 @@ def tag_file(
     show_default=True,
     help="Tags of word/TAG output.",
 )
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
+@device_option()
 @precision_option()
 def tag(
     model_dir: Path,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from nlp_rnn.commands import precision_option
+from nlp_rnn.commands import device_option, model_dir_option, precision_option
 from nlp_rnn.errors import NlpRnnError
 
 
@@ -117,13 +117,7 @@ def _attention_record(predictor, translation) -> dict[str, object]:  # predictor
 
 
 @click.command(name="translate")
-@click.option(
-    "--model",
-    "model_dir",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Model folder (e.g. runs/translate_multi30k_deen_cpu/model).",
-)
+@model_dir_option("Model folder (e.g. runs/translate_multi30k_deen_cpu/model).")
 @click.option(
     "--input",
     "input_path",
@@ -191,7 +185,7 @@ def _attention_record(predictor, translation) -> dict[str, object]:  # predictor
     help="Another model folder of the same pair and subwords to decode with --model (averaged "
     "next-token distributions); repeat for more.",
 )
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
+@device_option()
 @precision_option(int8=True)
 def translate(
     model_dir: Path,

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,32 @@ def read_task_config(folder: str | Path, task: str, version: int) -> dict[str, A
             f"this nlp-rnn reads version {version}"
         )
     return config
+
+
+@contextmanager
+def config_fields(folder: str | Path, what: str) -> Iterator[None]:
+    """Read fields of a model folder's ``config.json`` inside this block: any exception but an
+    :class:`NlpRnnError` (pydantic's, KeyError, TypeError, ValueError: all mean a broken config)
+    becomes ``InputError("invalid {what} config: ...")`` naming ``config.json``, with the first
+    line of the exception's message."""
+    try:
+        yield
+    except NlpRnnError:
+        raise
+    except Exception as exc:
+        raise InputError(
+            f"invalid {what} config: {exc}".splitlines()[0], Path(folder) / MODEL_CONFIG_FILE
+        ) from None
+
+
+def require_files(folder: str | Path, *names: str, dirs: Iterable[str] = ()) -> None:
+    """Check that a model folder holds the files ``names`` and the folders ``dirs`` (say a saved
+    tokenizer); the first one missing, in that order, is an :class:`NlpRnnError` naming it."""
+    folder = Path(folder)
+    missing = [name for name in names if not (folder / name).is_file()]
+    missing += [name for name in dirs if not (folder / name).is_dir()]
+    if missing:
+        raise NlpRnnError(f"{folder}: the model folder lacks {missing[0]}")
 
 
 def write_json(path: Path, data: Mapping[str, Any]) -> None:

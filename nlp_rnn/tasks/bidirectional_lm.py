@@ -26,13 +26,15 @@ from torch import nn
 
 from nlp_rnn import __version__
 from nlp_rnn.data.batching import inference_batches
-from nlp_rnn.errors import InputError, NlpRnnError
+from nlp_rnn.errors import NlpRnnError
 from nlp_rnn.models.bidirectional_lm import BidirectionalLM, BidirectionalLMConfig
 from nlp_rnn.tasks import (
     MODEL_CONFIG_FILE,
     WEIGHTS_FILE,
+    config_fields,
     load_weights_file,
     read_task_config,
+    require_files,
     save_weights,
     write_json,
 )
@@ -175,16 +177,10 @@ class BidirectionalLMPredictor:
         """Load a model folder; missing or broken files raise :class:`NlpRnnError` naming them."""
         folder = Path(folder)
         config = read_task_config(folder, TASK, FORMAT_VERSION)
-        try:
+        with config_fields(folder, "bidirectional LM"):
             architecture = BidirectionalLMConfig.model_validate(config["model"])
             sizes = {key: int(config[key]) for key in ("vocab_size", "embedding_dim", "chunk_length")}
-        except Exception as exc:  # pydantic, KeyError, TypeError: all mean a broken config
-            raise InputError(
-                f"invalid bidirectional LM config: {exc}".splitlines()[0], folder / MODEL_CONFIG_FILE
-            ) from None
-        for name in (VOCAB_FILE, WEIGHTS_FILE, TOKENIZER_DIR):
-            if not (folder / name).exists():
-                raise NlpRnnError(f"{folder}: the model folder lacks {name}")
+        require_files(folder, VOCAB_FILE, WEIGHTS_FILE, dirs=[TOKENIZER_DIR])
         vocab = Vocab.load(folder / VOCAB_FILE)
         if len(vocab) != sizes["vocab_size"] or vocab.unk_id is None:
             raise NlpRnnError(

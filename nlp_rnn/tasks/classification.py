@@ -33,8 +33,10 @@ from nlp_rnn.models.low_precision import FLOAT_PRECISIONS, check_precision
 from nlp_rnn.tasks import (
     MODEL_CONFIG_FILE,
     WEIGHTS_FILE,
+    config_fields,
     load_weights_file,
     read_task_config,
+    require_files,
     save_weights,
     write_json,
 )
@@ -392,17 +394,12 @@ class ClassificationPredictor:
         """Load a model folder; missing or broken files raise :class:`NlpRnnError` naming them."""
         folder = Path(folder)
         config = read_task_config(folder, TASK, FORMAT_VERSION)
-        path = folder / MODEL_CONFIG_FILE
-        try:
+        with config_fields(folder, "classifier"):
             architecture = ClassifierConfig.model_validate(config["model"])
             sizes = {key: int(config[key]) for key in ("vocab_size", "embedding_dim", "num_classes")}
             settings = InputSettings(**config.get("input", {}))
             frozen_rows = int(config.get("frozen_embedding_rows", 0))
-        except Exception as exc:  # pydantic, KeyError, TypeError: all mean a broken config
-            raise InputError(f"invalid classifier config: {exc}".splitlines()[0], path) from None
-        for name in (VOCAB_FILE, LABELS_FILE, WEIGHTS_FILE, TOKENIZER_DIR):
-            if not (folder / name).exists():
-                raise NlpRnnError(f"{folder}: the model folder lacks {name}")
+        require_files(folder, VOCAB_FILE, LABELS_FILE, WEIGHTS_FILE, dirs=[TOKENIZER_DIR])
         vocab = Vocab.load(folder / VOCAB_FILE)
         label_vocab = Vocab.load(folder / LABELS_FILE)
         tokenizer = load_tokenizer(folder / TOKENIZER_DIR)

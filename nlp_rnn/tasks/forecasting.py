@@ -39,8 +39,10 @@ from nlp_rnn.series.windows import WindowGenerator
 from nlp_rnn.tasks import (
     MODEL_CONFIG_FILE,
     WEIGHTS_FILE,
+    config_fields,
     load_weights_file,
     read_task_config,
+    require_files,
     save_weights,
     write_json,
 )
@@ -158,6 +160,8 @@ def collate(examples: list[tuple[Tensor, Tensor]]) -> dict[str, Tensor]:
 class ForecastingPredictor:
     """A trained ensemble with its inputs; forecasts on the original scale of the target."""
 
+    task = TASK
+
     def __init__(
         self,
         model: ForecasterEnsemble,
@@ -242,17 +246,12 @@ class ForecastingPredictor:
     def load(cls, folder: str | Path) -> ForecastingPredictor:
         folder = Path(folder)
         config = read_task_config(folder, TASK, FORMAT_VERSION)
-        try:
+        with config_fields(folder, "forecaster"):
             architecture = ForecasterConfig.model_validate(config["model"])
             inputs = ModelInputs.from_dict(config["inputs"])
             members = int(config["members"])
             reading = dict(config.get("reading") or {})
-        except Exception as exc:  # pydantic, KeyError, TypeError: all mean a broken config
-            raise InputError(
-                f"invalid forecaster config: {exc}".splitlines()[0], folder / MODEL_CONFIG_FILE
-            ) from None
-        if not (folder / WEIGHTS_FILE).is_file():
-            raise NlpRnnError(f"{folder}: the model folder lacks {WEIGHTS_FILE}")
+        require_files(folder, WEIGHTS_FILE)
         model = ForecasterEnsemble.build(architecture, len(inputs.features), inputs.outputs, members)
         load_weights_file(model, folder / WEIGHTS_FILE)
         model.eval()

@@ -52,8 +52,10 @@ from nlp_rnn.models.sampling import sample
 from nlp_rnn.tasks import (
     MODEL_CONFIG_FILE,
     WEIGHTS_FILE,
+    config_fields,
     load_weights_file,
     read_task_config,
+    require_files,
     save_weights,
     write_json,
 )
@@ -317,6 +319,8 @@ class PerplexityReport:
 class LanguageModelPredictor:
     """A trained language model with its codec: generates text and scores texts."""
 
+    task = TASK
+
     def __init__(
         self,
         model: RNNLanguageModel,
@@ -449,24 +453,19 @@ class LanguageModelPredictor:
     def load(cls, folder: str | Path, device: torch.device | str = "cpu") -> LanguageModelPredictor:
         folder = Path(folder)
         config = read_task_config(folder, TASK, FORMAT_VERSION)
-        try:
+        with config_fields(folder, "language model"):
             architecture = LanguageModelConfig.model_validate(config["model"])
             vocab_size, level, layout = int(config["vocab_size"]), str(config["level"]), str(config["layout"])
             labels = [str(label) for label in config["labels"]]
             streams, bptt = int(config["evaluation"]["streams"]), int(config["evaluation"]["bptt"])
             if layout not in ("stream", "documents"):
                 raise ValueError(f"unknown layout {layout!r}")
-        except Exception as exc:  # pydantic, KeyError, TypeError, ValueError: all mean a broken config
-            raise InputError(
-                f"invalid language model config: {exc}".splitlines()[0], folder / MODEL_CONFIG_FILE
-            ) from None
         codec = load_codec(folder, level)
         if codec.vocab_size != vocab_size:
             raise NlpRnnError(
                 f"{folder}: the tokenizer has {codec.vocab_size} ids, config.json says {vocab_size}"
             )
-        if not (folder / WEIGHTS_FILE).is_file():
-            raise NlpRnnError(f"{folder}: the model folder lacks {WEIGHTS_FILE}")
+        require_files(folder, WEIGHTS_FILE)
         model = RNNLanguageModel(architecture, vocab_size, num_labels=len(labels), pad_id=PAD_ID)
         load_weights_file(model, folder / WEIGHTS_FILE)
         return cls(model.to(device), codec, layout, labels, streams, bptt)  # type: ignore[arg-type]

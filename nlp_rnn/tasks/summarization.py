@@ -38,7 +38,7 @@ from torch import Tensor
 
 from nlp_rnn import __version__
 from nlp_rnn.data.batching import inference_batches
-from nlp_rnn.errors import InputError, NlpRnnError
+from nlp_rnn.errors import NlpRnnError
 from nlp_rnn.fileio import atomic_file, chunked, iter_lines
 from nlp_rnn.models.low_precision import InferenceCopies
 from nlp_rnn.models.pointer_generator import PointerGenerator, PointerGeneratorConfig
@@ -46,8 +46,10 @@ from nlp_rnn.models.search import Constraints, Hypothesis, beam_search, greedy_s
 from nlp_rnn.tasks import (
     MODEL_CONFIG_FILE,
     WEIGHTS_FILE,
+    config_fields,
     load_weights_file,
     read_task_config,
+    require_files,
     save_weights,
     write_json,
 )
@@ -374,16 +376,11 @@ class SummarizationPredictor:
         """Load a model folder; missing or broken files raise :class:`NlpRnnError` naming them."""
         folder = Path(folder)
         config = read_task_config(folder, TASK, FORMAT_VERSION)
-        try:
+        with config_fields(folder, "summarization"):
             architecture = PointerGeneratorConfig.model_validate(config["model"])
             size, max_source = int(config["vocab_size"]), int(config["max_source_length"])
             digits = bool(config["digits_to_hash"])
-        except Exception as exc:  # pydantic, KeyError, TypeError: all mean a broken config
-            raise InputError(
-                f"invalid summarization config: {exc}".splitlines()[0], folder / MODEL_CONFIG_FILE
-            ) from None
-        if not (folder / WEIGHTS_FILE).is_file():
-            raise NlpRnnError(f"{folder}: the model folder lacks {WEIGHTS_FILE}")
+        require_files(folder, WEIGHTS_FILE)
         vocab = Vocab.load(folder / VOCAB_FILE)
         if len(vocab) != size:
             raise NlpRnnError(f"{folder}: config.json says {size} words, {VOCAB_FILE} has {len(vocab)}")

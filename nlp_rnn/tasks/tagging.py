@@ -31,7 +31,7 @@ from torch import Tensor, nn
 from nlp_rnn import __version__
 from nlp_rnn.data.batching import inference_batches
 from nlp_rnn.data.conllu import iter_sentences, write_conllu
-from nlp_rnn.errors import InputError, NlpRnnError
+from nlp_rnn.errors import NlpRnnError
 from nlp_rnn.fileio import atomic_file, chunked, iter_lines
 from nlp_rnn.models import bilstm_inference
 from nlp_rnn.models.low_precision import FLOAT_PRECISIONS, check_precision
@@ -39,8 +39,10 @@ from nlp_rnn.models.tagger import IGNORE, RNNTagger, TaggerConfig
 from nlp_rnn.tasks import (
     MODEL_CONFIG_FILE,
     WEIGHTS_FILE,
+    config_fields,
     load_weights_file,
     read_task_config,
+    require_files,
     save_weights,
     write_json,
 )
@@ -649,20 +651,14 @@ class TaggingPredictor:
         """Load a model folder; missing or broken files raise :class:`NlpRnnError` naming them."""
         folder = Path(folder)
         config = read_task_config(folder, TASK, FORMAT_VERSION)
-        try:
+        with config_fields(folder, "tagger"):
             architecture = TaggerConfig.model_validate(config["model"])
             pretrained_dim = int(config["pretrained_dim"])
             has_xpos = bool(config["xpos"])
-        except Exception as exc:  # pydantic, KeyError, TypeError: all mean a broken config
-            raise InputError(
-                f"invalid tagger config: {exc}".splitlines()[0], folder / MODEL_CONFIG_FILE
-            ) from None
         required = [WORDS_FILE, CHARS_FILE, UPOS_FILE, WEIGHTS_FILE, TRAINING_WORDS_FILE]
         required += [PRETRAINED_FILE] if pretrained_dim else []
         required += [XPOS_FILE] if has_xpos else []
-        for name in required:
-            if not (folder / name).exists():
-                raise NlpRnnError(f"{folder}: the model folder lacks {name}")
+        require_files(folder, *required)
         vocabs = TaggingVocabs(
             words=Vocab.load(folder / WORDS_FILE),
             chars=Vocab.load(folder / CHARS_FILE),

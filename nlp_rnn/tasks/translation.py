@@ -35,7 +35,7 @@ from torch import Tensor
 
 from nlp_rnn import __version__
 from nlp_rnn.data.batching import inference_batches
-from nlp_rnn.errors import InputError, NlpRnnError
+from nlp_rnn.errors import NlpRnnError
 from nlp_rnn.fileio import atomic_file, chunked, iter_lines
 from nlp_rnn.models.ensemble import Ensemble
 from nlp_rnn.models.low_precision import InferenceCopies
@@ -44,9 +44,11 @@ from nlp_rnn.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from nlp_rnn.tasks import (
     MODEL_CONFIG_FILE,
     WEIGHTS_FILE,
+    config_fields,
     load_weights_file,
     read_model_config,
     read_task_config,
+    require_files,
     save_weights,
     write_json,
 )
@@ -576,17 +578,12 @@ class TranslationPredictor:
         """Load a model folder; missing or broken files raise :class:`NlpRnnError` naming them."""
         folder = Path(folder)
         config = read_task_config(folder, TASK, FORMAT_VERSION)
-        try:
+        with config_fields(folder, "translation"):
             architecture = Seq2SeqConfig.model_validate(config["model"])
             joint = bool(config["joint_vocabulary"])
             source_lang, target_lang = str(config["source_lang"]), str(config["target_lang"])
             sizes = int(config["source_vocab_size"]), int(config["target_vocab_size"])
-        except Exception as exc:  # pydantic, KeyError, TypeError: all mean a broken config
-            raise InputError(
-                f"invalid translation config: {exc}".splitlines()[0], folder / MODEL_CONFIG_FILE
-            ) from None
-        if not (folder / WEIGHTS_FILE).is_file():
-            raise NlpRnnError(f"{folder}: the model folder lacks {WEIGHTS_FILE}")
+        require_files(folder, WEIGHTS_FILE)
         subwords = SubwordModels.load(folder, joint)
         found = subwords.source.vocab_size, subwords.target.vocab_size
         if found != sizes:

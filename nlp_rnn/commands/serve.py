@@ -1,0 +1,58 @@
+"""``nlp-rnn serve``: serve trained models over HTTP (a JSON API and a demo page).
+
+The click command only parses options; :func:`nlp_rnn.serve.app.build_app` loads the models and
+builds the application, and can be called from Python (for example to run it under another ASGI
+server).
+"""
+
+from __future__ import annotations
+
+import click
+
+from nlp_rnn.commands import device_option, precision_option
+
+
+@click.command()
+@click.option(
+    "--model",
+    "specs",
+    multiple=True,
+    required=True,
+    metavar="[NAME=]FOLDER",
+    help="A model folder to serve (repeatable); named NAME, else after the folder "
+    "(runs/sentiment_sst2/model: sentiment_sst2).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port.")
+@click.option(
+    "--max-texts", default=256, show_default=True, type=click.IntRange(min=1), help="Texts per request."
+)
+@click.option(
+    "--max-chars",
+    default=1_000_000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Characters per request, all texts together.",
+)
+@device_option()
+@precision_option(int8=True)
+def serve(
+    specs: tuple[str, ...],
+    host: str,
+    port: int,
+    max_texts: int,
+    max_chars: int,
+    device: str,
+    precision: str,
+) -> None:
+    """Serve model folders over HTTP: a JSON endpoint per task (POST /classify, /tag, /translate,
+    /summarize, /generate, /perplexity, /forecast), GET /models, GET /health, and a demo page at /.
+    The precision applies to the models that take one (int8: translators and summarizers)."""
+    import uvicorn
+
+    from nlp_rnn.serve.app import Limits, build_app
+
+    app = build_app(specs, device, precision, Limits(max_texts=max_texts, max_chars=max_chars))
+    names = ", ".join(f"{model.name} ({model.task})" for model in app.state.registry)
+    click.echo(f"serving {names} at http://{host}:{port}/ (Ctrl-C stops)", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
