@@ -219,3 +219,16 @@ def test_concurrent_requests_get_the_answers_of_sequential_ones(client: TestClie
     for thread in threads:
         thread.join()
     assert found == sequential
+
+
+def test_an_answer_does_not_depend_on_the_rest_of_the_request(client: TestClient) -> None:
+    texts = ["the movie is good", "not good . the movie is bad , not good", "bad"]
+    together = post(client, "/classify", model="sentiment", texts=texts)["results"]
+    alone = [post(client, "/classify", model="sentiment", texts=[text])["results"][0] for text in texts]
+    assert [r["label"] for r in together] == [r["label"] for r in alone]
+    for mine, theirs in zip(together, alone, strict=True):
+        assert mine["probabilities"] == pytest.approx(theirs["probabilities"], abs=1e-6)
+    sentences = [["I", "book", "a", "table"], ["It", "was", "a", "good", "book", "for", "two", "."]]
+    together = post(client, "/tag", sentences=sentences)["results"]
+    alone = [post(client, "/tag", sentences=[sentence])["results"][0] for sentence in sentences]
+    assert together == alone
