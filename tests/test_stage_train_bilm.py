@@ -77,6 +77,12 @@ def test_the_stage_trains_a_language_model_a_classifier_starts_from(tmp_path: Pa
     assert json.loads(result.output) == pytest.approx(expected)
     labelled = CliRunner().invoke(main, [*command, "--label", "pos"])
     assert labelled.exit_code == 1 and "takes no labels" in labelled.output
+    heldout = tmp_path / "lm" / "stages" / "lm" / "heldout.txt"
+    again = CliRunner().invoke(main, [*command[:3], "--input", str(heldout), "--json"])
+    assert again.exit_code == 0, again.output
+    scores = json.loads(again.output)
+    for name in ("ppl", "ppl_forward", "ppl_backward"):
+        assert scores[name] == pytest.approx(metrics[f"lm.dev.{name}"], abs=1e-3)
 
     folder = str(tmp_path / "lm" / "model")
     classifier_run = run_pipeline(load_pipeline(pipeline(tmp_path, classify_from=folder)), tmp_path / "clf")

@@ -47,7 +47,10 @@ def serve(
 ) -> None:
     """Serve model folders over HTTP: a JSON endpoint per task (POST /classify, /tag, /translate,
     /summarize, /generate, /perplexity, /forecast), GET /models, GET /health, and a demo page at /.
-    The precision applies to the models that take one (int8: translators and summarizers)."""
+    The precision applies to the models that take one (int8: translators and summarizers).
+    Every request is logged on stderr (one line: client, method, path, status) unless -q is given."""
+    import logging
+
     import uvicorn
 
     from nlp_rnn.serve.app import Limits, build_app
@@ -55,4 +58,5 @@ def serve(
     app = build_app(specs, device, precision, Limits(max_texts=max_texts, max_chars=max_chars))
     names = ", ".join(f"{model.name} ({model.task})" for model in app.state.registry)
     click.echo(f"serving {names} at http://{host}:{port}/ (Ctrl-C stops)", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    quiet = logging.getLogger("nlp_rnn").getEffectiveLevel() > logging.INFO  # nlp-rnn -q
+    uvicorn.run(app, host=host, port=port, log_level="warning" if quiet else "info", access_log=not quiet)

@@ -10,6 +10,9 @@ word vectors start from ``embedding.vectors`` like a classifier's.
 Outputs, in the stage folder::
 
     train/                     the Trainer's run: log.jsonl, curves.png, best/, last/
+    heldout.txt                the held-out rows as the model read them (tokens joined by spaces,
+                               one row a line): ``nlp-rnn lm-perplexity --model DIR --input
+                               heldout.txt`` gives the stage's dev.ppl* again
     model/[<model_folder>/]    the model folder (see nlp_rnn.tasks.bidirectional_lm)
 """
 
@@ -30,6 +33,7 @@ from nlp_rnn.stages.train_classifier import hold_out, vectors_files, vocab_from_
 from nlp_rnn.training.config import TrainerConfig
 
 TRAIN_DIR = "train"
+HELDOUT_FILE = "heldout.txt"
 
 
 class BidirectionalLMTrainerSettings(TrainerConfig):
@@ -97,6 +101,7 @@ class TrainBidirectionalLMStage(Stage):
         seed = config.trainer.seed if config.trainer.seed is not None else ctx.seed
         source_dir = ctx.input_dir(config.input)
         train_rows, dev_rows = self._splits(ctx, source_dir, seed)
+        self._write_heldout(ctx, dev_rows)
         vocab = vocab_from_rows(train_rows, config.tokens, config.min_freq, config.max_vocab_size)
         where = f"{config.input}:{config.split}"
         train = self._encode(train_rows, vocab, where)
@@ -176,6 +181,17 @@ class TrainBidirectionalLMStage(Stage):
             len(rows), config.dev_fraction, config.dev_seed if config.dev_seed is not None else seed
         )
         return rows.select(kept), rows.select(held_out)
+
+    def _write_heldout(self, ctx: StageContext, rows) -> None:  # rows: Dataset
+        """``heldout.txt``: each held-out row's tokens joined by single spaces (white space inside
+        a token would split it again, so there is none), rows without tokens left out."""
+        from nlp_rnn.fileio import atomic_file
+
+        with atomic_file(ctx.out_dir / HELDOUT_FILE, "w", encoding="utf-8", newline="\n") as handle:
+            for batch in rows.iter(batch_size=10_000):
+                for tokens in batch[self.config.tokens]:
+                    if line := " ".join(" ".join(tokens).split()):
+                        handle.write(line + "\n")
 
     def _encode(self, rows, vocab, source: str):  # -> EncodedExamples
         from nlp_rnn.tasks.bidirectional_lm import encode_chunks
