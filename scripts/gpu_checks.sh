@@ -84,7 +84,7 @@ run_step() {
     env) run_env ;;
     tests) "$python" -m pytest -q -p no:cacheprovider -rs -k "cuda or per_form_inference" tests/test_encoder.py \
         tests/test_trainer.py tests/test_tagger.py tests/test_task_tagging.py tests/test_task_translation.py \
-        tests/test_task_classification.py ;;
+        tests/test_task_classification.py tests/test_serve_cuda.py ;;
     packing) "$python" scripts/bench_packing.py --devices "$device" "${packing_size[@]}" \
         --output "$out/packing.json" ;;
     seq2seq) "$python" scripts/bench_seq2seq.py --device "$device" "${seq2seq_size[@]}" \
