@@ -65,7 +65,7 @@ def start_server(model: str) -> tuple[subprocess.Popen, str]:
     its model thread and the direct calls would be two threads calling into torch, and OpenMP
     slows every parallel region of a process down once more threads than cores have used it."""
     port = free_port()
-    command = [sys.executable, "-m", "nlp_rnn", "serve", "--model", model, "--port", str(port)]
+    command = [sys.executable, "-m", "nlp_rnn", "-q", "serve", "--model", model, "--port", str(port)]
     server = subprocess.Popen(command, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120

@@ -142,10 +142,11 @@ def test_bad_settings_are_rejected() -> None:
 @pytest.mark.parametrize("pooling", ["last", "max", "mean", "attention"])
 @pytest.mark.parametrize("layers", [1, 2])
 def test_eval_mode_per_token_path_equals_the_encoder(pooling: str, layers: int) -> None:
-    """Eval mode runs a bidirectional LSTM from per-token-id input products; same logits."""
+    """The per-token path runs a bidirectional LSTM from per-token-id input products; same logits."""
     torch.manual_seed(4)
     config = ClassifierConfig(hidden_size=6, num_layers=layers, pooling=pooling)
     model = RNNClassifier(nn.Embedding(20, 5, padding_idx=0), 3, config).eval()
+    model.per_token_inference = True
     ids = torch.tensor([[3, 4, 5, 3], [7, 3, 0, 0], [9, 0, 0, 0]])
     batch = {"ids": ids, "lengths": torch.tensor([4, 2, 1])}
     with torch.no_grad():
@@ -202,3 +203,26 @@ def test_a_texts_adversarial_loss_does_not_depend_on_the_padding_of_its_batch(le
     long_alone = model(batch_of([long], [2]))["loss"]
     together = model(batch_of([short, long], [1, 2]))["loss"]  # the mean of the two texts' losses
     assert torch.allclose(2 * together - long_alone, alone, atol=1e-5)
+
+
+def test_the_per_token_path_is_taken_for_bf16_products_only_unless_forced(monkeypatch) -> None:
+    from nlp_rnn.models import bilstm_inference
+
+    model = make_model("max").eval()
+    batch = batch_of([[3, 4, 5], [6, 7]], [2, 0])
+    calls = []
+    original = bilstm_inference.encode_forms
+    monkeypatch.setattr(
+        bilstm_inference, "encode_forms", lambda *a, **k: calls.append(1) or original(*a, **k)
+    )
+    with torch.no_grad():
+        model.logits(batch["ids"], batch["lengths"])
+        assert calls == []
+        model.logits(batch["ids"], batch["lengths"], product_dtype=torch.bfloat16)
+        assert calls == [1]
+        model.per_token_inference = False
+        model.logits(batch["ids"], batch["lengths"], product_dtype=torch.bfloat16)
+        assert calls == [1]
+        model.per_token_inference = True
+        model.logits(batch["ids"], batch["lengths"])
+        assert calls == [1, 1]

@@ -138,6 +138,11 @@ class RNNClassifier(nn.Module):
         self.pooling = Pooling(config.pooling, self.encoder.output_size, config.attention_size)
         self.output_dropout = nn.Dropout(config.output_dropout)
         self.output = nn.Linear(self.encoder.output_size, num_classes)
+        # Eval-mode batches through the per-token path (bilstm_inference): True, False, or None for
+        # bf16 products only, which need it. In fp32 the encoder's own kernels are as fast on large
+        # batches and 1.3-1.5x faster on small ones on 2 AVX2 cores, and a GPU has cuDNN
+        # (scripts/bench_classifier_paths.py).
+        self.per_token_inference: bool | None = None
 
     @classmethod
     def from_sizes(
@@ -169,12 +174,16 @@ class RNNClassifier(nn.Module):
     def encode(self, ids: Tensor, lengths: Tensor, product_dtype: torch.dtype = torch.float32) -> Tensor:
         """The pooled text vectors, B x H*dirs.
 
-        In eval mode a bidirectional LSTM starts from the first layer's input products computed
-        once per distinct token id of the batch (:mod:`nlp_rnn.models.bilstm_inference`); the
-        result is the same as the ordinary encoder's. ``product_dtype=torch.bfloat16`` runs that
-        path's recurrent and upper layers' matrix products in bf16 (the other paths ignore it).
+        On the per-token path (eval mode, a bidirectional LSTM, see :attr:`per_token_inference`)
+        the encoder starts from the first layer's input products computed once per distinct token
+        id of the batch (:mod:`nlp_rnn.models.bilstm_inference`); the result is the same as the
+        ordinary encoder's. ``product_dtype=torch.bfloat16`` runs that path's recurrent and upper
+        layers' matrix products in bf16 (the other paths ignore it).
         """
-        if not self.training and bilstm_inference.supports(self.encoder):
+        wanted = self.per_token_inference
+        if wanted is None:
+            wanted = product_dtype != torch.float32
+        if wanted and not self.training and bilstm_inference.supports(self.encoder):
             unique, inverse = torch.unique(ids, return_inverse=True)  # U, B x T
             weight, bias = bilstm_inference.first_layer_weights(self.encoder)  # 8H x D, 8H
             per_token = torch.addmm(bias, self.embedding(unique), weight.t())  # U x 8H
