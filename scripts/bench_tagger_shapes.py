@@ -17,7 +17,8 @@ shape, the same tagger without its cache of the training forms' first-layer prod
 each tagger at each inference batch size (padded words per batch; ``LxH@N``). ``--paths`` times
 each of the two inference paths of a BiLSTM tagger (``LxH/per-form``: the first layer's input
 products per distinct form and a step loop, the CPU's default; ``LxH/encoder``: the encoder's
-own kernels, cuDNN on a GPU and its default there).
+own kernels, cuDNN on a GPU and its default there). ``--request-sentences N`` tags the file in
+calls of N sentences, as a server's requests of that size would, instead of in one call.
 """
 
 from __future__ import annotations
@@ -53,11 +54,13 @@ def tagger_of_shape(base: TaggingPredictor, shape: str, seed: int = 0) -> Taggin
     return TaggingPredictor(model, base.vocabs, base.training_words, device=base.device)
 
 
-def tag(run: tuple[TaggingPredictor, int, str], words: list[list[str]]) -> None:
-    """Tags ``words`` with ``run``'s tagger, inference batch size and path."""
+def tag(run: tuple[TaggingPredictor, int, str], words: list[list[str]], request: int = 0) -> None:
+    """Tags ``words`` with ``run``'s tagger, inference batch size and path: in one call, or in calls
+    of ``request`` sentences (as a server's requests of that size would)."""
     tagger, max_tokens, path = run
     tagger.model.per_form_inference = PATHS[path]
-    tagger.tag(words, max_tokens=max_tokens)
+    for start in range(0, len(words), request or len(words)):
+        tagger.tag(words[start : start + (request or len(words))], max_tokens=max_tokens)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -83,6 +86,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--paths", nargs="+", default=["auto"], choices=sorted(PATHS), help="inference paths to time"
     )
+    parser.add_argument(
+        "--request-sentences",
+        type=int,
+        default=0,
+        help="tag the file in calls of this many sentences, as requests to a server (0: one call)",
+    )
     parser.add_argument("--output", type=Path, default=None, help="write the results as JSON here")
     args = parser.parse_args(argv)
     if args.threads:
@@ -107,7 +116,7 @@ def main(argv: list[str] | None = None) -> dict:
                 label = name + (f"@{n}" if len(args.max_tokens) > 1 else "")
                 runs[label + (f"/{path}" if len(args.paths) > 1 else "")] = (tagger, n, path)
     for name in runs:
-        tag(runs[name], words)  # warm-up
+        tag(runs[name], words, args.request_sentences)  # warm-up
     if args.profile:
         from torch.profiler import ProfilerActivity, profile
 
@@ -115,12 +124,14 @@ def main(argv: list[str] | None = None) -> dict:
             tag(next(iter(runs.values())), words)
         print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=20))
     seconds = alternating_seconds(
-        {name: functools.partial(tag, run, words) for name, run in runs.items()}, args.repeats
+        {name: functools.partial(tag, run, words, args.request_sentences) for name, run in runs.items()},
+        args.repeats,
     )
 
     device = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else "cpu"
     threads = torch.get_num_threads()
     results = {"gold": gold_path.name, "words": count, "threads": threads, "device": device, "shapes": {}}
+    results["request_sentences"] = args.request_sentences
     print(f"{gold_path.name}: {count:,} words; medians of {args.repeats}; {device}, {threads} CPU threads")
     for shape, times in seconds.items():
         speed = count / statistics.median(times)
