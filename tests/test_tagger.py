@@ -143,6 +143,7 @@ def test_word_dropout_only_in_training_and_never_on_padding() -> None:
 @pytest.mark.parametrize("layers", [1, 2])
 def test_inference_from_per_form_projections_equals_the_encoder(layers: int) -> None:
     tagger = make_tagger(num_layers=layers).eval()
+    tagger.per_form_inference = True  # chosen automatically for larger batches only
     batch = make_batch()
     ordinary = {key: value for key, value in batch.items() if not key.startswith("form_")}
     ordinary["form_index"] = batch["form_index"]
@@ -154,13 +155,16 @@ def test_inference_from_per_form_projections_equals_the_encoder(layers: int) -> 
         assert torch.allclose(fast[name][real], slow[name][real], atol=1e-5)
 
 
-def test_per_form_inference_runs_on_the_cpu_by_default_and_can_be_chosen() -> None:
+def test_per_form_inference_runs_on_the_cpu_for_large_batches_by_default_and_can_be_chosen() -> None:
+    from nlp_rnn.models.tagger import PER_FORM_MIN_WORDS
+
     tagger = make_tagger().eval()
     assert tagger.per_form_inference is None and tagger.fast_inference()
+    assert tagger.fast_inference(PER_FORM_MIN_WORDS) and not tagger.fast_inference(PER_FORM_MIN_WORDS - 1)
     tagger.per_form_inference = False
-    assert not tagger.fast_inference()
+    assert not tagger.fast_inference() and not tagger.fast_inference(10**6)
     tagger.per_form_inference = True
-    assert tagger.fast_inference() and not tagger.train().fast_inference()
+    assert tagger.fast_inference(1) and not tagger.train().fast_inference()
     if torch.cuda.is_available():
         on_gpu = make_tagger().eval().cuda()
         assert not on_gpu.fast_inference()  # cuDNN runs the whole layer

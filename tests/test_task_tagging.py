@@ -142,6 +142,7 @@ def test_both_inference_paths_give_the_same_tags_and_probabilities(tiny_tagger: 
     predictor = load_model(tiny_tagger)
     dev = Path(__file__).parent.parent / "corpora/demo/tagged.dev.conllu"
     sentences = [s["tokens"] for s in iter_sentences(dev)]
+    predictor.model.per_form_inference = True  # chosen automatically for 2,048 words or more
     per_form, per_form_probabilities = predictor.tag(sentences), predictor.probabilities(sentences)[0]
     predictor.model.per_form_inference = False  # the encoder's own kernels, as on a GPU
     try:
@@ -276,6 +277,7 @@ def test_form_cache_rows_equal_rows_computed_afresh(tiny_tagger: Path) -> None:
     cached, fresh = _cached_and_fresh_rows(predictor, sentences)
     assert cached.shape == fresh.shape and len(predictor.form_cache.forms) > 0
     assert torch.allclose(cached, fresh, atol=1e-5)
+    predictor.model.per_form_inference = True  # the cache serves the per-form path
     with_cache = predictor.tag(sentences)
     predictor.form_cache = FormCache([])
     assert [s.upos for s in predictor.tag(sentences)] == [s.upos for s in with_cache]
@@ -294,6 +296,7 @@ def test_form_cache_is_rebuilt_when_the_weights_change(tiny_tagger: Path) -> Non
 
 def test_form_cache_memory_does_not_grow_with_repeated_calls(tiny_tagger: Path) -> None:
     predictor = load_model(tiny_tagger)
+    predictor.model.per_form_inference = True  # the cache serves the per-form path
     sentences = _dev_sentences()
     predictor.tag(sentences)
     rows = predictor.form_cache._rows
@@ -313,3 +316,23 @@ def test_forms_are_projected_in_chunks_of_one_length() -> None:
     assert sorted(np.concatenate(chunks).tolist()) == list(range(1, 9))  # every form from 1 on, once
     assert all(len(set(lengths[c].tolist())) == 1 and 1 <= len(c) <= 2 for c in chunks)
     assert [int(lengths[c][0]) for c in chunks] == [3, 3, 5, 7, 9]  # four forms of 3 characters
+
+
+def test_small_calls_run_the_encoder_and_large_or_bf16_ones_the_per_form_path(
+    tiny_tagger: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nlp_rnn.models import tagger as tagger_module
+
+    predictor = load_model(tiny_tagger)
+    calls: list[int] = []
+    original = predictor.model.tag_logits
+    monkeypatch.setattr(predictor.model, "tag_logits", lambda *a, **k: calls.append(1) or original(*a, **k))
+    sentences = _dev_sentences()  # about 130 words
+    small = predictor.tag(sentences)
+    assert calls == []  # fewer words than PER_FORM_MIN_WORDS: the encoder's own kernels
+    predictor.tag(sentences, precision="bf16")
+    assert calls  # bf16 products need the per-form path
+    calls.clear()
+    monkeypatch.setattr(tagger_module, "PER_FORM_MIN_WORDS", 10)
+    large = predictor.tag(sentences)
+    assert calls and [(s.upos, s.xpos) for s in large] == [(s.upos, s.xpos) for s in small]

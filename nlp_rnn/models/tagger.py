@@ -40,6 +40,13 @@ from nlp_rnn.models.encoder import RNNEncoder
 __all__ = ["IGNORE", "CharCNN", "RNNTagger", "TaggerConfig"]
 
 
+# Below this many words a call is faster through the encoder's own kernels than through the
+# per-form path's step loop on the CPU (2 AVX2 cores, the 2x200 EWT tagger: requests of 128
+# sentences, about 1,600 words, 1.32x faster; of 256, about 3,200 words, 1.15x slower;
+# scripts/bench_tagger_shapes.py --paths per-form encoder --request-sentences N).
+PER_FORM_MIN_WORDS = 2048
+
+
 class TaggerConfig(Schema):
     """The architecture of :class:`RNNTagger` (the ``model:`` section of a train_tagger stage)."""
 
@@ -172,8 +179,9 @@ class RNNTagger(nn.Module):
         self.upos_crf = LinearChainCRF(num_upos) if config.crf else None
         self.xpos_crf = LinearChainCRF(num_xpos) if config.crf and num_xpos else None
         # Eval-mode batches through the per-form path (form_projections, then the step loop of
-        # bilstm_inference): True, False, or None for where it was measured faster, the CPU; on a
-        # GPU cuDNN runs each whole layer in one call (scripts/bench_tagger_shapes.py --paths).
+        # bilstm_inference): True, False, or None for where it was measured faster, the CPU with
+        # batches of PER_FORM_MIN_WORDS words or more; on a GPU cuDNN runs each whole layer in one
+        # call, and so do small batches on the CPU (scripts/bench_tagger_shapes.py --paths).
         self.per_form_inference: bool | None = None
 
     def word_vectors(self, batch: dict[str, Tensor]) -> Tensor:
@@ -225,11 +233,14 @@ class RNNTagger(nn.Module):
         )  # B x T x 2H
         return self._heads(sequence)
 
-    def fast_inference(self) -> bool:
-        """Whether eval-mode batches run through :meth:`form_projections` and :meth:`tag_logits`."""
+    def fast_inference(self, words: int | None = None) -> bool:
+        """Whether eval-mode batches of ``words`` words (None: many) run through
+        :meth:`form_projections` and :meth:`tag_logits`. Chosen automatically, the per-form path
+        runs on the CPU for at least :data:`PER_FORM_MIN_WORDS` words."""
         wanted = self.per_form_inference
         if wanted is None:
-            wanted = self.upos.weight.device.type == "cpu"
+            many = words is None or words >= PER_FORM_MIN_WORDS
+            wanted = self.upos.weight.device.type == "cpu" and many
         return wanted and not self.training and bilstm_inference.supports(self.encoder)
 
     def _heads(self, sequence: Tensor) -> dict[str, Tensor]:
@@ -239,7 +250,7 @@ class RNNTagger(nn.Module):
         return output
 
     def forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
-        if self.fast_inference() and "form_words" in batch:  # the same result, computed per form
+        if "form_words" in batch and self.fast_inference(int(batch["lengths"].sum())):  # the same, per form
             output = self.tag_logits(self.form_projections(batch), batch["form_index"], batch["lengths"])
         else:
             vectors = self.embedding_dropout(self.word_vectors(batch))  # B x T x D
