@@ -302,3 +302,27 @@ def test_crf_tagger_learns_and_leaves_unknown_gold_tags_open() -> None:
     unknown["upos"] = batch["upos"].masked_fill(batch["upos"] != IGNORE, 4)  # every gold tag unseen
     unknown["xpos"] = unknown["upos"]
     assert float(tagger(unknown)["loss"].detach()) == pytest.approx(0.0, abs=1e-5)
+
+
+def test_adversarial_training_adds_the_loss_of_the_worst_nearby_vectors() -> None:
+    from nlp_rnn.models.adversarial import adversarial_perturbation
+
+    settings = {"embedding_dropout": 0.0, "dropout": 0.0, "output_dropout": 0.0, "word_dropout": 0.0}
+    plain = make_tagger(**settings)
+    adversarial = make_tagger(**settings, adversarial_epsilon=0.1, adversarial_weight=0.5)
+    adversarial.load_state_dict(plain.state_dict())
+    batch = make_batch()
+    assert torch.allclose(adversarial.eval()(batch)["loss"], plain.eval()(batch)["loss"])  # eval: off
+    plain.train(), adversarial.train()
+    clean = plain(batch)["loss"]
+    total = adversarial(batch)["loss"]
+    assert total > 1.5 * clean  # the perturbed loss is above the clean one: a step uphill
+    # By hand: each sentence's vectors move along its own normalised gradient.
+    vectors = plain.word_vectors(batch)
+    (gradient,) = torch.autograd.grad(plain._loss(plain._scores(vectors, batch["lengths"]), batch), vectors)
+    step = adversarial_perturbation(vectors, gradient, batch["lengths"], 0.1)
+    assert torch.equal(step[1, 2:], torch.zeros_like(step[1, 2:]))  # padding never moves
+    moved = plain._loss(plain._scores(vectors + step, batch["lengths"]), batch)
+    assert torch.allclose(total, clean + 0.5 * moved, atol=1e-6)
+    total.backward()  # gradients reach every trainable parameter
+    assert all(p.grad is not None for p in adversarial.parameters() if p.requires_grad)

@@ -20,13 +20,11 @@ by the true lengths.
 
 Adversarial training (Miyato et al. 2017, "Adversarial training methods for semi-supervised text
 classification"), optional: with ``adversarial_epsilon`` > 0 each training batch also moves every
-text's word vectors a small step in the direction that raises its loss most (the gradient of the
-loss with respect to the vectors, one L2-normalised direction per text), and the loss on these
-perturbed texts is added with weight ``adversarial_weight``. The step's length (over the whole
-text, as Miyato et al.'s) is ``adversarial_epsilon`` times the text's root-mean-square word-vector
-norm: the same share of a typical word whatever the text's length, and the model cannot escape it
-by growing its vectors (Miyato et al. normalise the embeddings instead). It costs about two extra
-passes through the encoder per batch and changes nothing at inference.
+text's word vectors a small step in the direction that raises its loss most
+(:func:`nlp_rnn.models.adversarial.adversarial_perturbation`: one L2-normalised direction per
+text, ``adversarial_epsilon`` times the text's root-mean-square word-vector norm long), and the
+loss on these perturbed texts is added with weight ``adversarial_weight``. It costs about two
+extra passes through the encoder per batch and changes nothing at inference.
 """
 
 from __future__ import annotations
@@ -40,6 +38,7 @@ from torch import Tensor, nn
 
 from nlp_rnn.config import Schema
 from nlp_rnn.models import bilstm_inference
+from nlp_rnn.models.adversarial import adversarial_perturbation
 from nlp_rnn.models.encoder import RNNEncoder
 from nlp_rnn.models.partly_frozen_embedding import PartlyFrozenEmbedding
 
@@ -220,15 +219,8 @@ class RNNClassifier(nn.Module):
             embedded = embedded.detach().requires_grad_()
         logits = self._scores(embedded, lengths)  # B x C
         clean_loss = F.cross_entropy(logits, target)
-        (direction,) = torch.autograd.grad(clean_loss, embedded, retain_graph=True)  # B x T x D
-        with torch.no_grad():
-            counts = lengths.to(embedded.device)  # B (lengths itself stays where the encoder wants it)
-            real = real_steps_mask(counts, embedded.size(1)).unsqueeze(-1)  # B x T x 1
-            direction = direction * real  # padding stays where it is
-            # The text's root-mean-square word-vector norm: ||x|| / sqrt(real tokens).
-            word_norm = (embedded * real).norm(dim=(1, 2)) / counts.clamp_min(1).sqrt()  # B
-            step = (self.config.adversarial_epsilon * word_norm).view(-1, 1, 1)  # B x 1 x 1
-            perturbation = step * direction / direction.norm(dim=(1, 2), keepdim=True).clamp_min(1e-12)
+        (gradient,) = torch.autograd.grad(clean_loss, embedded, retain_graph=True)  # B x T x D
+        perturbation = adversarial_perturbation(embedded, gradient, lengths, self.config.adversarial_epsilon)
         adversarial_loss = F.cross_entropy(self._scores(embedded + perturbation, lengths), target)
         loss = clean_loss + self.config.adversarial_weight * adversarial_loss
         return {"logits": logits, "loss": loss}

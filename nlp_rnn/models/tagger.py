@@ -34,6 +34,7 @@ from torch import Tensor, nn
 
 from nlp_rnn.config import Schema
 from nlp_rnn.models import bilstm_inference
+from nlp_rnn.models.adversarial import adversarial_perturbation
 from nlp_rnn.models.crf import IGNORE, LinearChainCRF
 from nlp_rnn.models.encoder import RNNEncoder
 
@@ -76,6 +77,12 @@ class TaggerConfig(Schema):
     )
     crf: bool = pydantic.Field(
         False, description="a linear-chain CRF over each tag set's scores, decoded with Viterbi"
+    )
+    adversarial_epsilon: float = pydantic.Field(
+        0.0, ge=0, description="adversarial step, in the sentence's RMS word-vector norms (0: off)"
+    )
+    adversarial_weight: float = pydantic.Field(
+        1.0, ge=0, description="adversarial training: the weight of the perturbed sentences' loss"
     )
 
     @pydantic.field_validator("char_widths")
@@ -250,17 +257,39 @@ class RNNTagger(nn.Module):
         return output
 
     def forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        if "upos" in batch and self.training and self.config.adversarial_epsilon > 0:
+            return self._adversarial_forward(batch)
         if "form_words" in batch and self.fast_inference(int(batch["lengths"].sum())):  # the same, per form
             output = self.tag_logits(self.form_projections(batch), batch["form_index"], batch["lengths"])
         else:
-            vectors = self.embedding_dropout(self.word_vectors(batch))  # B x T x D
-            sequence = self.encoder(vectors, batch["lengths"], final_states=False).sequence  # B x T x 2H
-            output = self._heads(self.output_dropout(sequence))
+            output = self._scores(self.word_vectors(batch), batch["lengths"])
         if "upos" in batch:
-            loss = _tag_loss(output["upos_logits"], batch["upos"], self.upos_crf)
-            if self.xpos is not None and "xpos" in batch:
-                loss = loss + _tag_loss(output["xpos_logits"], batch["xpos"], self.xpos_crf)
-            output["loss"] = loss
+            output["loss"] = self._loss(output, batch)
+        return output
+
+    def _scores(self, vectors: Tensor, lengths: Tensor) -> dict[str, Tensor]:
+        """Tag scores (B x T x K each) from word vectors B x T x D (training: dropouts applied)."""
+        sequence = self.encoder(self.embedding_dropout(vectors), lengths, final_states=False).sequence
+        return self._heads(self.output_dropout(sequence))  # from B x T x 2H
+
+    def _loss(self, output: dict[str, Tensor], batch: dict[str, Tensor]) -> Tensor:
+        loss = _tag_loss(output["upos_logits"], batch["upos"], self.upos_crf)
+        if self.xpos is not None and "xpos" in batch:
+            loss = loss + _tag_loss(output["xpos_logits"], batch["xpos"], self.xpos_crf)
+        return loss
+
+    def _adversarial_forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        """The clean loss plus ``adversarial_weight`` times the loss of the sentences whose word
+        vectors (pretrained, trained and character features together) moved adversarially."""
+        vectors = self.word_vectors(batch)  # B x T x D
+        if not vectors.requires_grad:  # every part frozen: the direction is still wanted
+            vectors = vectors.detach().requires_grad_()
+        output = self._scores(vectors, batch["lengths"])
+        clean_loss = self._loss(output, batch)
+        (gradient,) = torch.autograd.grad(clean_loss, vectors, retain_graph=True)  # B x T x D
+        step = adversarial_perturbation(vectors, gradient, batch["lengths"], self.config.adversarial_epsilon)
+        adversarial_loss = self._loss(self._scores(vectors + step, batch["lengths"]), batch)
+        output["loss"] = clean_loss + self.config.adversarial_weight * adversarial_loss
         return output
 
     def best_tags(self, output: dict[str, Tensor], lengths: Tensor) -> dict[str, Tensor]:
