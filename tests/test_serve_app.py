@@ -232,3 +232,14 @@ def test_an_answer_does_not_depend_on_the_rest_of_the_request(client: TestClient
     together = post(client, "/tag", sentences=sentences)["results"]
     alone = [post(client, "/tag", sentences=[sentence])["results"][0] for sentence in sentences]
     assert together == alone
+
+
+def test_other_origins_are_let_in_only_when_named(folders: dict[str, Path], client: TestClient) -> None:
+    preflight = {"Origin": "https://app.example", "Access-Control-Request-Method": "POST"}
+    assert "access-control-allow-origin" not in client.options("/classify", headers=preflight).headers
+    named = TestClient(build_app([f"s={folders['sentiment']}"], cors_origins=["https://app.example"]))
+    allowed = named.options("/classify", headers=preflight)
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == "https://app.example"
+    other = named.options("/classify", headers={**preflight, "Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in other.headers

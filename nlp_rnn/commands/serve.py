@@ -34,6 +34,13 @@ from nlp_rnn.commands import device_option, precision_option
     type=click.IntRange(min=1),
     help="Characters per request, all texts together.",
 )
+@click.option(
+    "--cors-origin",
+    "cors_origins",
+    multiple=True,
+    metavar="ORIGIN",
+    help="Let pages from ORIGIN (https://host:port) call the API from a browser (repeatable).",
+)
 @device_option()
 @precision_option(int8=True)
 def serve(
@@ -42,6 +49,7 @@ def serve(
     port: int,
     max_texts: int,
     max_chars: int,
+    cors_origins: tuple[str, ...],
     device: str,
     precision: str,
 ) -> None:
@@ -55,7 +63,8 @@ def serve(
 
     from nlp_rnn.serve.app import Limits, build_app
 
-    app = build_app(specs, device, precision, Limits(max_texts=max_texts, max_chars=max_chars))
+    limits = Limits(max_texts=max_texts, max_chars=max_chars)
+    app = build_app(specs, device, precision, limits, cors_origins)
     names = ", ".join(f"{model.name} ({model.task})" for model in app.state.registry)
     click.echo(f"serving {names} at http://{host}:{port}/ (Ctrl-C stops)", err=True)
     quiet = logging.getLogger("nlp_rnn").getEffectiveLevel() > logging.INFO  # nlp-rnn -q

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from nlp_rnn import __version__
@@ -85,7 +86,11 @@ class ModelThread:
 
 
 def build_app(
-    specs: Sequence[str], device: str = "cpu", precision: str = "fp32", limits: Limits = Limits()
+    specs: Sequence[str],
+    device: str = "cpu",
+    precision: str = "fp32",
+    limits: Limits = Limits(),
+    cors_origins: Sequence[str] = (),
 ) -> FastAPI:
     """The application serving the model folders ``specs`` (``NAME=FOLDER`` or ``FOLDER``), all
     loaded before it returns: a broken folder is an error here, not at the first request."""
@@ -95,15 +100,20 @@ def build_app(
     except BaseException:
         model_thread.close()
         raise
-    return create_app(registry, model_thread, precision, limits)
+    return create_app(registry, model_thread, precision, limits, cors_origins)
 
 
 def create_app(
-    registry: ModelRegistry, model_thread: ModelThread, precision: str = "fp32", limits: Limits = Limits()
+    registry: ModelRegistry,
+    model_thread: ModelThread,
+    precision: str = "fp32",
+    limits: Limits = Limits(),
+    cors_origins: Sequence[str] = (),
 ) -> FastAPI:
     """The application serving ``registry``'s models on ``model_thread`` (which loaded them);
     ``precision`` is passed to the predictors that multiply in a chosen precision (classifier,
-    tagger, translator, summarizer)."""
+    tagger, translator, summarizer). Pages served from ``cors_origins`` (``https://host:port``)
+    may call the API from a browser; by default only the server's own demo page can."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -118,6 +128,13 @@ def create_app(
         "generation and forecasting.",
     )
     app.state.registry = registry
+    if cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["*"],
+        )
     page = resources.files("nlp_rnn.serve").joinpath("page.html").read_text(encoding="utf-8")
 
     @app.exception_handler(NlpRnnError)
