@@ -259,7 +259,8 @@ class RNNTagger(nn.Module):
     def forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         if "upos" in batch and self.training and self.config.adversarial_epsilon > 0:
             return self._adversarial_forward(batch)
-        if "form_words" in batch and self.fast_inference(int(batch["lengths"].sum())):  # the same, per form
+        per_form = "form_words" in batch and not self.training  # (no count, so no sync, in training)
+        if per_form and self.fast_inference(int(batch["lengths"].sum())):  # the same result, per form
             output = self.tag_logits(self.form_projections(batch), batch["form_index"], batch["lengths"])
         else:
             output = self._scores(self.word_vectors(batch), batch["lengths"])
