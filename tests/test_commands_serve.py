@@ -70,3 +70,10 @@ def test_a_broken_folder_is_an_error_before_serving(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["serve", "--model", f"x={folder}"])
     assert result.exit_code == 1
     assert "model.safetensors: cannot read the weights" in result.output
+
+
+def test_a_missing_server_package_is_a_clear_error(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # as if it were not installed
+    result = CliRunner().invoke(main, ["serve", "--model", str(make_model_folder(tmp_path / "model"))])
+    assert result.exit_code == 1
+    assert "nlp-rnn serve needs fastapi and uvicorn" in result.output and "pip install" in result.output

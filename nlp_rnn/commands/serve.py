@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from nlp_rnn.commands import device_option, precision_option
+from nlp_rnn.errors import NlpRnnError
 
 
 @click.command()
@@ -59,9 +60,14 @@ def serve(
     Every request is logged on stderr (one line: client, method, path, status) unless -q is given."""
     import logging
 
-    import uvicorn
+    try:
+        import uvicorn
 
-    from nlp_rnn.serve.app import Limits, build_app
+        from nlp_rnn.serve.app import Limits, build_app
+    except ImportError as exc:  # both are requirements of the package; a hand-made environment may lack them
+        raise NlpRnnError(
+            f"nlp-rnn serve needs fastapi and uvicorn ({exc}): pip install fastapi uvicorn"
+        ) from None
 
     limits = Limits(max_texts=max_texts, max_chars=max_chars)
     app = build_app(specs, device, precision, limits, cors_origins)
