@@ -19,7 +19,6 @@ from test_task_summarization import tiny_predictor as summarization_predictor
 from test_task_translation import SOURCES, TARGETS, TINY
 
 from nlp_rnn.api import load_model
-from nlp_rnn.commands.forecast import forecast_series
 from nlp_rnn.models.language_model import LanguageModelConfig, RNNLanguageModel
 from nlp_rnn.serve.app import Limits, build_app
 from nlp_rnn.tasks.language_modeling import LanguageModelPredictor
@@ -171,7 +170,7 @@ def test_forecast_reads_posted_csv_like_a_file(
 ) -> None:
     answer = post(client, "/forecast", csv=SERIES_CSV, horizon=3)
     (tmp_path / "s.csv").write_text(SERIES_CSV, encoding="utf-8")
-    target, rows = forecast_series(load_model(folders["forecaster"]), tmp_path / "s.csv", 3)
+    target, rows = load_model(folders["forecaster"]).forecast_csv(tmp_path / "s.csv", 3)
     assert answer["target"] == target == "c0"
     assert [(r["time"], r["value"]) for r in answer["forecasts"]] == [(t, pytest.approx(v)) for t, v in rows]
     assert [r["time"] for r in answer["forecasts"]] == ["2060", "2061", "2062"]

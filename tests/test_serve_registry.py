@@ -29,7 +29,7 @@ def test_load_describes_each_model(tmp_path: Path) -> None:
     folder = make_model_folder(tmp_path / "sentiment" / "model")
     registry = ModelRegistry.load([str(folder), f"other={folder}"])
     assert [model.name for model in registry] == ["sentiment", "other"] and len(registry) == 2
-    info = registry.models["other"].describe()
+    info = registry.models["other"].description
     assert info == {
         "name": "other",
         "task": "classification",
@@ -63,3 +63,12 @@ def test_pick_by_name_or_by_task(tmp_path: Path) -> None:
         registry.pick(["classification"], "b")
     with pytest.raises(NlpRnnError, match="a is a classifier; this endpoint needs a language model or"):
         registry.pick(["language_model", "bidirectional_lm"], "a")
+
+
+def test_precision_applies_to_the_models_that_declare_theirs(tmp_path: Path) -> None:
+    from test_task_bidirectional_lm import predictor as bidirectional_lm
+
+    classifier = make_model_folder(tmp_path / "c")
+    assert len(ModelRegistry.load([str(classifier)], precision="bf16")) == 1  # in its precisions
+    language_model = bidirectional_lm().save(tmp_path / "lm")  # multiplies in fp32 only
+    assert len(ModelRegistry.load([str(language_model)], precision="int8")) == 1

@@ -294,6 +294,19 @@ def test_n_best_scores_and_attention(predictor: TranslationPredictor) -> None:
         predictor.translate([SAMPLES[0]], beam_size=1, n_best=2)
 
 
+def test_the_attention_record_labels_rows_and_columns(predictor: TranslationPredictor) -> None:
+    result, empty = predictor.translate([SAMPLES[2], ""], beam_size=2, return_attention=True)
+    record = predictor.attention_record(result)
+    best = result.candidates[0]
+    assert record["source"] == result.source_pieces
+    assert record["output"] == predictor.output_pieces(best.ids) and record["output"][-1] == "</s>"
+    assert record["weights"] == [[round(w, 4) for w in row] for row in best.attention.tolist()]
+    assert predictor.attention_record(empty) == {"source": [], "output": [], "weights": []}
+    (without,) = predictor.translate([SAMPLES[2]], beam_size=2)
+    with pytest.raises(NlpRnnError, match="return_attention"):
+        predictor.attention_record(without)
+
+
 def test_translate_file_keeps_every_line(predictor: TranslationPredictor, tmp_path: Path) -> None:
     source = tmp_path / "input.txt"
     lines = [SAMPLES[0], "", SAMPLES[1], "☃", SAMPLES[2], ""]

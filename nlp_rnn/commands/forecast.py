@@ -42,41 +42,11 @@ def forecast_file(
     if task != "forecasting":
         raise NlpRnnError(f"{model_dir}: a {task} model, not a forecaster (train one with train-forecaster)")
     predictor = load_model(model_dir)
-    target, rows = forecast_series(predictor, input_path, horizon, column, time_column)
+    target, rows = predictor.forecast_csv(input_path, horizon, column, time_column)
     if output_path is not None:
         with atomic_file(output_path, "w", encoding="utf-8", newline="\n") as handle:
             _write_rows(handle, target, rows)
     return target, rows
-
-
-def forecast_series(
-    predictor,  # ForecastingPredictor
-    input_path: str | os.PathLike[str],
-    horizon: int,
-    column: str | None = None,
-    time_column: str | None = None,
-) -> tuple[str, list[tuple[str, float]]]:
-    """:func:`forecast_file` with a loaded predictor and no output file."""
-    from nlp_rnn.series.io import load_series
-
-    inputs, reading = predictor.inputs, predictor.reading
-    if column is not None and not inputs.univariate:
-        raise NlpRnnError(
-            "--column renames the target of a one-column model; this model reads "
-            + ", ".join(inputs.features)
-        )
-    series = load_series(
-        input_path,
-        columns=[column] if column is not None else list(inputs.features),
-        time_column=time_column if time_column is not None else reading.get("time_column"),
-        resample=reading.get("resample"),
-        aggregate=reading.get("aggregate", "mean"),
-        missing=reading.get("missing", "interpolate"),
-    )
-    if column is not None:
-        series.frame.columns = [inputs.target]
-    times, values = predictor.forecast(series, horizon)
-    return inputs.target, list(zip(times, (float(v) for v in values), strict=True))
 
 
 def _write_rows(handle, target: str, rows: list[tuple[str, float]]) -> None:

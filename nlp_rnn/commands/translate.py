@@ -91,7 +91,7 @@ def translate_file(
                 output.write("".join(_n_best_lines(count + i, t) for i, t in enumerate(translations)))
             if weights is not None:
                 for t in translations:
-                    weights.write(json.dumps(_attention_record(predictor, t), ensure_ascii=False) + "\n")
+                    weights.write(json.dumps(predictor.attention_record(t), ensure_ascii=False) + "\n")
             count += len(lines)
     return count
 
@@ -103,17 +103,6 @@ def _n_best_lines(line: int, translation) -> str:  # translation: nlp_rnn.tasks.
         f"{line} ||| {candidate.text.replace(chr(10), ' ')} ||| {candidate.score:.4f}\n"
         for candidate in translation.candidates
     )
-
-
-def _attention_record(predictor, translation) -> dict[str, object]:  # predictor: TranslationPredictor
-    if not translation.candidates:
-        return {"source": [], "output": [], "weights": []}
-    best = translation.candidates[0]
-    return {
-        "source": translation.source_pieces,
-        "output": predictor.output_pieces(best.ids),
-        "weights": [[round(float(w), 4) for w in row] for row in best.attention.tolist()],
-    }
 
 
 @click.command(name="translate")

@@ -54,11 +54,17 @@ class Limits:
     max_chars: int = 1_000_000  # characters in all of a request's texts together
 
     def check(self, texts: Sequence[str], what: str = "texts") -> None:
-        if len(texts) > self.max_texts:
+        """``texts`` within both limits (``what`` names them in the error)."""
+        self.check_count(len(texts), what)
+        self.check_chars(sum(len(text) for text in texts))
+
+    def check_count(self, count: int, what: str = "texts") -> None:
+        if count > self.max_texts:
             raise RequestTooLarge(
-                f"{len(texts)} {what} in one request; this server takes at most {self.max_texts}"
+                f"{count} {what} in one request; this server takes at most {self.max_texts}"
             )
-        chars = sum(len(text) for text in texts)
+
+    def check_chars(self, chars: int) -> None:
         if chars > self.max_chars:
             raise RequestTooLarge(
                 f"{chars} characters in one request; this server takes at most {self.max_chars}"
@@ -70,7 +76,8 @@ class ModelThread:
 
     Every thread that runs torch operators gets an OpenMP pool of its own, and once a second thread
     has used one, the parallel regions of the whole process slow down (on 2 cores a classifier's
-    calls took 2.4 times as long when its model had been loaded on another thread). So loading and
+    calls took 2.49 times as long when its model had been loaded on another thread:
+    scripts/bench_torch_threads.py). So loading and
     calls share this thread, and calls run one at a time whatever the number of clients: torch
     spreads each call over the cores. FastAPI's worker threads parse, validate and wait.
     """
@@ -155,7 +162,7 @@ def create_app(
 
     @app.get("/models")
     def models() -> list[schemas.ModelInfo]:
-        return [schemas.ModelInfo(**model.describe()) for model in registry]
+        return [schemas.ModelInfo(**model.description) for model in registry]
 
     @app.post("/classify")
     def classify(body: schemas.ClassifyRequest) -> schemas.ClassifyResponse:
@@ -178,7 +185,8 @@ def create_app(
             raise NlpRnnError("give either texts (raw text) or sentences (lists of words)")
         served = registry.pick(["tagging"], body.model)
         if body.sentences is not None:
-            limits.check([" ".join(sentence) for sentence in body.sentences], "sentences")
+            limits.check_count(len(body.sentences), "sentences")
+            limits.check_chars(sum(len(word) for sentence in body.sentences for word in sentence))
             tagged = run(served, lambda p: p.tag(body.sentences, precision=precision))
             return schemas.TagResponse(
                 model=served.name, results=[schemas.TaggedText(sentences=[_tagged(s)]) for s in tagged]
@@ -213,7 +221,9 @@ def create_app(
             schemas.TranslationResult(
                 translation=translation.text,
                 candidates=[schemas.Candidate(text=c.text, score=c.score) for c in translation.candidates],
-                attention=_attention(predictor, translation) if body.attention else None,
+                attention=schemas.Attention(**predictor.attention_record(translation))
+                if body.attention and translation.candidates
+                else None,
             )
             for translation in translations
         ]
@@ -241,8 +251,8 @@ def create_app(
 
     @app.post("/generate")
     def generate(body: schemas.GenerateRequest) -> schemas.GenerateResponse:
-        limits.check([body.prompt], "prompts")
-        limits.check(["" for _ in range(body.num)])
+        limits.check_count(body.num)  # the texts to generate
+        limits.check_chars(len(body.prompt))
         served = registry.pick(["language_model"], body.model)
         generations = run(
             served,
@@ -271,7 +281,7 @@ def create_app(
 
     @app.post("/forecast")
     def forecast(body: schemas.ForecastRequest) -> schemas.ForecastResponse:
-        limits.check([body.csv], "series")
+        limits.check_chars(len(body.csv))
         served = registry.pick(["forecasting"], body.model)
         target, rows = run(served, lambda p: _forecast(p, body))
         forecasts = [schemas.ForecastRow(time=time, value=value) for time, value in rows]
@@ -284,27 +294,13 @@ def _tagged(sentence: Any) -> schemas.TaggedSentence:  # sentence: nlp_rnn.tasks
     return schemas.TaggedSentence(tokens=sentence.tokens, upos=sentence.upos, xpos=sentence.xpos)
 
 
-def _attention(predictor: Any, translation: Any) -> schemas.Attention | None:
-    """The best candidate's attention matrix with its row and column labels."""
-    if not translation.candidates:
-        return None
-    best = translation.candidates[0]
-    return schemas.Attention(
-        source=translation.source_pieces,
-        output=predictor.output_pieces(best.ids),
-        weights=[[round(float(w), 4) for w in row] for row in best.attention.tolist()],
-    )
-
-
 def _forecast(predictor: Any, body: schemas.ForecastRequest) -> tuple[str, list[tuple[str, float]]]:
     """Forecast a CSV posted as text: written to a private file and read like a training series
     (``nlp-rnn forecast``'s reading); errors name the request's CSV, not the file."""
-    from nlp_rnn.commands.forecast import forecast_series
-
     with tempfile.TemporaryDirectory(prefix="nlp_rnn_serve_") as folder:
         path = Path(folder) / "request.csv"
         path.write_text(body.csv, encoding="utf-8")
         try:
-            return forecast_series(predictor, path, body.horizon, body.column, body.time_column)
+            return predictor.forecast_csv(path, body.horizon, body.column, body.time_column)
         except NlpRnnError as exc:
             raise NlpRnnError(str(exc).replace(str(path), "csv")) from None

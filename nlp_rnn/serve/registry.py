@@ -7,24 +7,15 @@ named after itself, or after its parent when it is a run's ``model/`` folder
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nlp_rnn.errors import NlpRnnError
-from nlp_rnn.models.low_precision import FLOAT_PRECISIONS
+from nlp_rnn.fileio import read_json
+from nlp_rnn.models.low_precision import check_precision
 from nlp_rnn.tasks import METRICS_FILE
-
-# The precisions each task's predictor multiplies in (nlp_rnn.models.low_precision).
-TASK_PRECISIONS: dict[str, tuple[str, ...]] = {
-    "classification": FLOAT_PRECISIONS,
-    "tagging": FLOAT_PRECISIONS,
-    "translation": (*FLOAT_PRECISIONS, "int8"),
-    "summarization": (*FLOAT_PRECISIONS, "int8"),
-}
-
 
 # What a model of each task is called in messages.
 TASK_NOUNS: dict[str, str] = {
@@ -44,25 +35,28 @@ class ModelNotFound(NlpRnnError):
 
 @dataclass
 class ServedModel:
-    """A loaded predictor with its name and folder."""
+    """A loaded predictor with its name and folder, and its :attr:`description` for clients."""
 
     name: str
     folder: Path
     predictor: Any  # a task's predictor (nlp_rnn.api.load_model)
+    description: dict[str, Any] = field(init=False)
 
-    @property
-    def task(self) -> str:
-        return str(self.predictor.task)
-
-    def describe(self) -> dict[str, Any]:
-        """What a client needs to call the model: its task, what it predicts, and its dev metrics."""
-        return {
+    def __post_init__(self) -> None:
+        # What a client needs to call the model: its task, what it predicts, and its dev metrics
+        # (read once, here: a broken metrics.json stops the server's start, naming the file).
+        metrics = self.folder / METRICS_FILE
+        self.description = {
             "name": self.name,
             "task": self.task,
             "folder": str(self.folder),
             **task_details(self.predictor),
-            "metrics": read_metrics(self.folder),
+            "metrics": read_json(metrics) if metrics.is_file() else {},
         }
+
+    @property
+    def task(self) -> str:
+        return str(self.predictor.task)
 
 
 def task_details(predictor: Any) -> dict[str, Any]:
@@ -85,15 +79,6 @@ def task_details(predictor: Any) -> dict[str, Any]:
         inputs = predictor.inputs
         return {"target": inputs.target, "features": list(inputs.features), "window": inputs.window}
     return {}
-
-
-def read_metrics(folder: Path) -> dict[str, Any]:
-    """A model folder's ``metrics.json`` (empty when it has none or it is unreadable)."""
-    try:
-        metrics = json.loads((folder / METRICS_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return metrics if isinstance(metrics, dict) else {}
 
 
 def parse_model_spec(spec: str) -> tuple[str, Path]:
@@ -132,12 +117,15 @@ class ModelRegistry:
         for spec in specs:
             name, folder = parse_model_spec(spec)
             model = ServedModel(name, folder, load_model(folder, device=device))
-            allowed = TASK_PRECISIONS.get(model.task)
-            if precision != "fp32" and allowed is not None and precision not in allowed:
-                raise NlpRnnError(
-                    f"--precision {precision}: {name} is a {model.task} model, which runs in "
-                    f"{', '.join(allowed)}"
-                )
+            # Predictors that multiply in a chosen precision say which; the others ignore it.
+            allowed = getattr(model.predictor, "precisions", None)
+            if precision != "fp32" and allowed is not None:
+                if precision not in allowed:
+                    raise NlpRnnError(
+                        f"--precision {precision}: {name} is a {model.task} model, which runs in "
+                        f"{', '.join(allowed)}"
+                    )
+                check_precision(precision, device, supported=allowed)  # int8 on a GPU, say
             served.append(model)
         return cls(served)
 

@@ -15,7 +15,6 @@ A model folder (written by :meth:`BidirectionalLMPredictor.save`)::
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -27,6 +26,7 @@ from torch import nn
 from nlp_rnn import __version__
 from nlp_rnn.data.batching import inference_batches
 from nlp_rnn.errors import NlpRnnError
+from nlp_rnn.fileio import chunked
 from nlp_rnn.models.bidirectional_lm import BidirectionalLM, BidirectionalLMConfig
 from nlp_rnn.tasks import (
     MODEL_CONFIG_FILE,
@@ -134,8 +134,7 @@ class BidirectionalLMPredictor:
         if isinstance(texts, str):
             raise TypeError("perplexity takes a list of texts, not one string")
         nll, tokens = torch.zeros(2, dtype=torch.float64), 0
-        texts = iter(texts)
-        while part := list(itertools.islice(texts, block)):
+        for part in chunked(texts, block):
             examples = encode_chunks(self.tokenizer.tokenize_batch(part), self.vocab, self.chunk_length)
             batches = (
                 {key: value.to(self.device) for key, value in collate([examples[i] for i in batch]).items()}

@@ -300,6 +300,7 @@ class ClassificationPredictor:
     """
 
     task = TASK
+    precisions = FLOAT_PRECISIONS  # what predict_proba multiplies in (nlp_rnn.models.low_precision)
 
     def __init__(
         self,
@@ -348,7 +349,7 @@ class ClassificationPredictor:
         the recurrence in bf16 (fast on CPUs with AMX; :mod:`nlp_rnn.models.low_precision`)."""
         if isinstance(texts, str):
             raise TypeError("predict_proba takes a list of texts, not one string")
-        check_precision(precision, supported=FLOAT_PRECISIONS)
+        check_precision(precision, supported=self.precisions)
         if not texts:
             return np.zeros((0, len(self.label_vocab)), dtype=np.float32)
         encoded = self.encode(texts)

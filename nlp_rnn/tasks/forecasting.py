@@ -19,6 +19,7 @@ A model folder (:meth:`ForecastingPredictor.save`)::
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -221,6 +222,38 @@ class ForecastingPredictor:
             )
         values = self.forecast_rows(series, np.array([len(series)]), horizon)[0]
         return series.future_times(horizon), values
+
+    def forecast_csv(
+        self,
+        path: str | os.PathLike[str],
+        horizon: int,
+        column: str | None = None,
+        time_column: str | None = None,
+    ) -> tuple[str, list[tuple[str, float]]]:
+        """The target's name and ``(time, forecast)`` rows of the ``horizon`` rows after the CSV
+        series ``path``, read like the training series (its time column, resampling and
+        missing-value policy) unless ``time_column`` says otherwise; ``column`` names the CSV's
+        column that holds the target of a one-column model when it is called differently there."""
+        from nlp_rnn.series.io import load_series
+
+        inputs, reading = self.inputs, self.reading
+        if column is not None and not inputs.univariate:
+            raise NlpRnnError(
+                "--column renames the target of a one-column model; this model reads "
+                + ", ".join(inputs.features)
+            )
+        series = load_series(
+            path,
+            columns=[column] if column is not None else list(inputs.features),
+            time_column=time_column if time_column is not None else reading.get("time_column"),
+            resample=reading.get("resample"),
+            aggregate=reading.get("aggregate", "mean"),
+            missing=reading.get("missing", "interpolate"),
+        )
+        if column is not None:
+            series.frame.columns = [inputs.target]
+        times, values = self.forecast(series, horizon)
+        return inputs.target, list(zip(times, (float(v) for v in values), strict=True))
 
     # --- saving -------------------------------------------------------------------------------
 

@@ -40,7 +40,7 @@ from nlp_rnn import __version__
 from nlp_rnn.data.batching import inference_batches
 from nlp_rnn.errors import NlpRnnError
 from nlp_rnn.fileio import atomic_file, chunked, iter_lines
-from nlp_rnn.models.low_precision import InferenceCopies
+from nlp_rnn.models.low_precision import PRECISIONS, InferenceCopies
 from nlp_rnn.models.pointer_generator import PointerGenerator, PointerGeneratorConfig
 from nlp_rnn.models.search import Constraints, Hypothesis, beam_search, greedy_search
 from nlp_rnn.tasks import (
@@ -263,6 +263,7 @@ class SummarizationPredictor:
     """A trained :class:`PointerGenerator` with its vocabulary and text settings."""
 
     task = TASK
+    precisions = PRECISIONS  # what summarize multiplies in (int8: on the CPU)
 
     def __init__(
         self,

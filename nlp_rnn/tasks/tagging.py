@@ -491,6 +491,7 @@ class TaggingPredictor:
     """
 
     task = TASK
+    precisions = FLOAT_PRECISIONS  # what tag multiplies in (nlp_rnn.models.low_precision)
 
     def __init__(
         self,
@@ -522,7 +523,7 @@ class TaggingPredictor:
         """Tag pre-tokenized sentences (each a non-empty list of words). ``precision="bf16"``
         multiplies in bf16: on the CPU in the per-form path (fast with AMX;
         :mod:`nlp_rnn.models.low_precision`), on a GPU under autocast."""
-        check_precision(precision, supported=FLOAT_PRECISIONS)
+        check_precision(precision, supported=self.precisions)
         if not _sentence_lists(token_lists):
             return []
         encoded, (upos_ids, xpos_ids) = self._predict(

@@ -38,7 +38,7 @@ from nlp_rnn.data.batching import inference_batches
 from nlp_rnn.errors import NlpRnnError
 from nlp_rnn.fileio import atomic_file, chunked, iter_lines
 from nlp_rnn.models.ensemble import Ensemble
-from nlp_rnn.models.low_precision import InferenceCopies
+from nlp_rnn.models.low_precision import PRECISIONS, InferenceCopies
 from nlp_rnn.models.search import Hypothesis, beam_search, greedy_search
 from nlp_rnn.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from nlp_rnn.tasks import (
@@ -406,6 +406,7 @@ class TranslationPredictor:
     """
 
     task = TASK
+    precisions = PRECISIONS  # what translate multiplies in (int8: on the CPU)
 
     def __init__(
         self,
@@ -517,6 +518,21 @@ class TranslationPredictor:
         attention matrix."""
         decode = self.subwords.target.decode_ids
         return [decode([i]) for i in ids] + ["</s>"]
+
+    def attention_record(self, translation: Translation) -> dict[str, list]:
+        """The best candidate's attention as plain lists: ``source`` (its subwords, the columns),
+        ``output`` (:meth:`output_pieces`, the rows) and ``weights`` (rounded to 4 places); all
+        empty for an empty source line. The candidates must come with ``return_attention``."""
+        if not translation.candidates:
+            return {"source": [], "output": [], "weights": []}
+        best = translation.candidates[0]
+        if best.attention is None:
+            raise NlpRnnError("no attention weights: translate with return_attention=True")
+        return {
+            "source": translation.source_pieces,
+            "output": self.output_pieces(best.ids),
+            "weights": [[round(float(w), 4) for w in row] for row in best.attention.tolist()],
+        }
 
     def _candidate(self, hypothesis: Hypothesis) -> Candidate:
         """A search result as text (on the CPU)."""
