@@ -161,6 +161,45 @@ def test_recursive_strategy_and_horizon(tmp_path: Path) -> None:
     assert len((stage / "forecasts.csv").read_text().splitlines()) == 1 + 3 * (11 + 12)
 
 
+def season_pipeline(csv: Path, extra: str = "") -> str:
+    """Season features instead of a seasonal difference for the RNN; SARIMA keeps its D = 1."""
+    return (
+        pipeline_text(csv, f"fourier_terms: 1\n    {extra}")
+        .replace("seasonal_differences: 1", "seasonal_differences: 0")
+        .replace("arima: {", "arima: {seasonal_differences: 1, ")
+    )
+
+
+def test_season_features(tmp_path: Path) -> None:
+    csv = monthly_csv(tmp_path)
+    result = run(tmp_path, season_pipeline(csv))
+    metrics = result.metrics
+    assert metrics["forecast.seasonal_differences"] == 0
+    rmse = [metrics[f"forecast.{model}_rmse"] for model in ("rnn", "seasonal_naive", "naive")]
+    assert rmse == sorted(rmse)
+    report = json.loads((result.run_dir / "stages" / "forecast" / "report.json").read_text())
+    _, D, _, season = report["arima"]["seasonal_order"]
+    assert (D, season) == (1, 12)
+    inputs = json.loads((result.run_dir / "model" / "config.json").read_text())["inputs"]
+    assert (inputs["season"], inputs["fourier_terms"], inputs["frequency"]) == (12, 1, "MS")
+    # the same last rows in a file that starts 17 months later: the same months, the same forecasts
+    later = tmp_path / "later.csv"
+    lines = csv.read_text().splitlines()
+    later.write_text("\n".join(lines[:1] + lines[18:]) + "\n", encoding="utf-8")
+    outputs = []
+    for path in (csv, later):
+        model = str(result.run_dir / "model")
+        out = CliRunner().invoke(main, ["forecast", "--model", model, "--input", str(path), "--horizon", "4"])
+        assert out.exit_code == 0, out.output
+        outputs.append([line for line in out.output.splitlines() if line.startswith("2012")])
+    assert len(outputs[0]) == 4 and outputs[0] == outputs[1]
+
+
+def test_season_features_need_a_season(tmp_path: Path) -> None:
+    with pytest.raises(NlpRnnError, match="stage 'forecast': fourier_terms needs a season of 2 rows or more"):
+        run(tmp_path, season_pipeline(monthly_csv(tmp_path), "season: 1"))
+
+
 def test_series_shorter_than_a_window(tmp_path: Path) -> None:
     with pytest.raises(NlpRnnError, match=r"training span \(29 rows\) holds no window of 20 rows"):
         run(tmp_path, pipeline_text(monthly_csv(tmp_path, rows=36), "window: 20"))
@@ -183,8 +222,8 @@ def test_train_forecaster_command(tmp_path: Path) -> None:
             "level",
             "--time-column",
             "month",
-            "--seasonal-differences",
-            "1",
+            "--fourier-terms",
+            "2",
             "--run-dir",
             str(tmp_path / "cli_run"),
             "--set",
@@ -198,4 +237,5 @@ def test_train_forecaster_command(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "cli_run" / "metrics.json").read_text())
     assert "forecast.rnn_rmse" in metrics and "forecast.arima_rmse" not in metrics
-    assert (tmp_path / "cli_run" / "model" / "config.json").is_file()
+    config = json.loads((tmp_path / "cli_run" / "model" / "config.json").read_text())
+    assert config["inputs"]["fourier_terms"] == 2

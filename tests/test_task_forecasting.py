@@ -12,10 +12,13 @@ import torch
 from nlp_rnn.api import load_model
 from nlp_rnn.errors import InputError, NlpRnnError
 from nlp_rnn.models.forecaster import ForecasterConfig, ForecasterEnsemble, RNNForecaster
+from nlp_rnn.series.calendar import fourier_features
 from nlp_rnn.series.io import TimeSeries
 from nlp_rnn.series.transforms import SeriesTransform
 from nlp_rnn.series.windows import WindowGenerator
 from nlp_rnn.tasks.forecasting import ForecastingPredictor, ModelInputs, WindowDataset, collate
+
+SEASON = 4
 
 
 def series(n: int = 60, columns: int = 1) -> TimeSeries:
@@ -33,13 +36,17 @@ def predictor(
     order: int = 1,
     window: int = 6,
     sampling_rate: int = 1,
+    fourier_terms: int = 0,
 ) -> ForecastingPredictor:
     features = features or ["c0"]
     transforms = {name: SeriesTransform(order=order).fit(s.column(name), 40) for name in features}
-    inputs = ModelInputs("c0", features, window, sampling_rate, outputs, transforms)
+    frequency = s.freq if fourier_terms else None
+    inputs = ModelInputs(
+        "c0", features, window, sampling_rate, outputs, transforms, SEASON, fourier_terms, frequency
+    )
     torch.manual_seed(0)
     config = ForecasterConfig(hidden_size=5)
-    members = [RNNForecaster(config, len(features), outputs) for _ in range(2)]
+    members = [RNNForecaster(config, inputs.input_size, outputs) for _ in range(2)]
     return ForecastingPredictor(ForecasterEnsemble(members), inputs, config, {"time_column": "year"})
 
 
@@ -64,9 +71,10 @@ def test_one_step_forecasts_equal_the_computation_by_hand(sampling_rate: int) ->
         assert forecasts[i, 0] == pytest.approx(by_hand(p, s, origin), rel=1e-6)
 
 
-def test_recursion_feeds_forecasts_back() -> None:
+@pytest.mark.parametrize("fourier_terms", [0, 2])
+def test_recursion_feeds_forecasts_back(fourier_terms: int) -> None:
     s = series()
-    p = predictor(s)
+    p = predictor(s, fourier_terms=fourier_terms)
     two = p.forecast_rows(s, np.array([30]), 2)[0]
     # step 2 equals a one-step forecast from a series whose row 30 is the step-1 forecast
     extended = TimeSeries(frame=s.frame.iloc[:31].copy(), source="test", step=1)
@@ -84,9 +92,10 @@ def test_direct_model_beyond_its_outputs() -> None:
     assert univariate.forecast_rows(s, np.array([30]), 7).shape == (1, 7)
 
 
-def test_save_load_forecast_identically(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fourier_terms", [0, 1])
+def test_save_load_forecast_identically(tmp_path: Path, fourier_terms: int) -> None:
     s = series()
-    p = predictor(s, outputs=2)
+    p = predictor(s, outputs=2, fourier_terms=fourier_terms)
     p.save(tmp_path / "model", metrics={"rnn_rmse": 1.0})
     loaded = load_model(tmp_path / "model")
     times, values = loaded.forecast(s, 4)
@@ -115,3 +124,35 @@ def test_window_dataset_and_collate() -> None:
     assert batch["inputs"].shape == (2, 4, 2) and batch["targets"].shape == (2, 2)
     with pytest.raises(NlpRnnError, match="lost to differencing"):
         WindowDataset(WindowGenerator(np.full((10, 1), np.nan), np.zeros(10), 3))
+
+
+def test_season_features_follow_the_inputs() -> None:
+    s = series()
+    p = predictor(s, fourier_terms=2, features=["c0"])
+    z = p.inputs.transformed(s)
+    assert p.inputs.input_size == 1 + 3 and z.shape == (60, 4)  # c0, sin 1, cos 1, cos 2 (season 4)
+    places = (np.arange(2000, 2060) + 0) % SEASON  # integer years: the year is the count
+    np.testing.assert_allclose(z[:, 1:], fourier_features(places, SEASON, 2), atol=1e-12)
+    # one step from each origin equals the window of those rows through the members by hand
+    for origin in (20, 59):
+        assert p.forecast_rows(s, np.array([origin]), 1)[0, 0] == pytest.approx(
+            by_hand(p, s, origin), rel=1e-6
+        )
+
+
+def test_season_features_need_the_training_frequency() -> None:
+    s = series()
+    p = predictor(s, fourier_terms=1)
+    other = TimeSeries(frame=s.frame.iloc[::2], source="other.csv", step=2)
+    message = "other.csv: the model's season features count rows of frequency step=1; this series has step=2"
+    with pytest.raises(NlpRnnError, match=message):
+        p.forecast(other, 1)
+
+
+def test_model_inputs_written_before_season_features_still_load() -> None:
+    s = series()
+    data = predictor(s).inputs.to_dict()
+    for key in ("season", "fourier_terms", "frequency"):
+        del data[key]
+    inputs = ModelInputs.from_dict(data)
+    assert (inputs.fourier_terms, inputs.input_size) == (0, 1)

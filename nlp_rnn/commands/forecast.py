@@ -64,6 +64,7 @@ def forecaster_pipeline(
     seasonal_differences: int = 0,
     transform: str = "none",
     resample: str | None = None,
+    fourier_terms: int = 0,
 ) -> dict[str, Any]:
     """The pipeline ``train-forecaster`` runs: a series stage and a train_forecaster stage with
     the defaults of :class:`~nlp_rnn.stages.train_forecaster.TrainForecasterConfig`."""
@@ -88,6 +89,7 @@ def forecaster_pipeline(
                 "horizon": horizon,
                 "season": season,
                 "seasonal_differences": seasonal_differences,
+                "fourier_terms": fourier_terms,
                 "transform": transform,
             },
         },
@@ -150,6 +152,13 @@ def forecast(
     help="Rows per season (auto: from the frequency, 12 for monthly data).",
 )
 @click.option("--seasonal-differences", default=0, show_default=True, type=click.IntRange(0, 2))
+@click.option(
+    "--fourier-terms",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Sine/cosine pairs of each row's place in the season, added to the inputs.",
+)
 @click.option("--transform", default="none", show_default=True, type=click.Choice(["none", "log", "sqrt"]))
 @click.option("--resample", help="Aggregate into bins of this pandas frequency first (e.g. MS).")
 @click.option(
@@ -172,6 +181,7 @@ def train_forecaster(
     horizon: int,
     season: str,
     seasonal_differences: int,
+    fourier_terms: int,
     transform: str,
     resample: str | None,
     overrides: tuple[str, ...],
@@ -194,6 +204,7 @@ def train_forecaster(
         seasonal_differences,
         transform,
         resample,
+        fourier_terms,
     )
     pipeline = pipeline_from_raw(RawConfig(data=data, path=Path("train-forecaster")), overrides)
     result = run_pipeline(pipeline, run_dir or Path("runs") / pipeline.config.name)

@@ -67,6 +67,8 @@ class ArimaSettings(pydantic.BaseModel):
     max_q: int = pydantic.Field(2, ge=0, description="largest MA order tried")
     max_P: int = pydantic.Field(1, ge=0, description="largest seasonal AR order (season > 1)")
     max_Q: int = pydantic.Field(1, ge=0, description="largest seasonal MA order (season > 1)")
+    differences: int | None = pydantic.Field(None, ge=0, le=2, description="d (null: the RNN's)")
+    seasonal_differences: int | None = pydantic.Field(None, ge=0, le=2, description="D (null: the RNN's)")
 
 
 class TrainForecasterConfig(StageConfig, WindowSettings):
@@ -172,6 +174,7 @@ class TrainForecasterStage(Stage):
         """The fitted transforms (differencing order chosen on the training span) and the
         stationarity reports of the target before and after them."""
         from nlp_rnn.errors import NlpRnnError
+        from nlp_rnn.series.calendar import check_fourier_terms
         from nlp_rnn.series.stationarity import choose_order, seasonal_difference, stationarity_report
         from nlp_rnn.series.transforms import SeriesTransform
         from nlp_rnn.tasks.forecasting import ModelInputs
@@ -183,6 +186,10 @@ class TrainForecasterStage(Stage):
                 f"stage {ctx.name!r}: seasonal_differences needs a season of 2 or more rows; "
                 f"this series' season is {season} (set season)"
             )
+        try:
+            check_fourier_terms(season, config.fourier_terms)
+        except NlpRnnError as error:
+            raise NlpRnnError(f"stage {ctx.name!r}: {error}") from None
         y = series.column(target)
         value = SeriesTransform(value=config.transform)
         training = value.to_value_scale(y[:train_end], f"column {target!r}")
@@ -221,6 +228,9 @@ class TrainForecasterStage(Stage):
             sampling_rate=config.sampling_rate,
             outputs=config.horizon if config.strategy == "direct" else 1,
             transforms=transforms,
+            season=season,
+            fourier_terms=config.fourier_terms,
+            frequency=series.freq if config.fourier_terms else None,
         )
         stationarity = {
             "before": before.to_dict(),
@@ -280,12 +290,12 @@ class TrainForecasterStage(Stage):
             len(train_data),
             len(dev_data),
             config.window,
-            len(inputs.features),
+            inputs.input_size,
         )
         members = []
         for k in range(config.ensemble):
             seed_everything(seed + k)
-            member = RNNForecaster(config.model, len(inputs.features), inputs.outputs)
+            member = RNNForecaster(config.model, inputs.input_size, inputs.outputs)
             settings = TrainerConfig(**{**config.trainer.model_dump(), "seed": seed + k})
             result = Trainer(settings, ctx.out_dir / TRAIN_DIR / f"member_{k}").fit(
                 member, train_data, dev_data, collate=collate
@@ -299,16 +309,25 @@ class TrainForecasterStage(Stage):
         self, ctx: StageContext, y: np.ndarray, inputs: ModelInputs, season: int, train_end: int
     ) -> ArimaModel:
         """The (S)ARIMA chosen by AIC on the training span, on the target's value scale, with the
-        same differencing orders as the RNN."""
+        RNN's differencing orders unless ``arima:`` sets its own."""
+        from nlp_rnn.errors import NlpRnnError
         from nlp_rnn.series.baselines import ArimaSearch, choose_arima
 
         transform = inputs.transforms[inputs.target]
         values = transform.to_value_scale(y)
         settings = self.config.arima
+        order = transform.order if settings.differences is None else settings.differences
+        seasonal = settings.seasonal_differences
+        seasonal_order = transform.seasonal_order if seasonal is None else seasonal
+        if seasonal_order and season < 2:
+            raise NlpRnnError(
+                f"stage {ctx.name!r}: arima.seasonal_differences needs a season of 2 or more rows; "
+                f"this series' season is {season} (set season)"
+            )
         search = ArimaSearch(
             max_p=settings.max_p, max_q=settings.max_q, max_P=settings.max_P, max_Q=settings.max_Q
         )
-        choice = choose_arima(values[:train_end], transform.order, transform.seasonal_order, season, search)
+        choice = choose_arima(values[:train_end], order, seasonal_order, season, search)
         return ArimaModel(choice, transform, values)
 
     def _write_outputs(

@@ -34,6 +34,7 @@ from nlp_rnn import __version__
 from nlp_rnn.config import Schema
 from nlp_rnn.errors import InputError, NlpRnnError
 from nlp_rnn.models.forecaster import ForecasterConfig, ForecasterEnsemble
+from nlp_rnn.series.calendar import first_place, fourier_features, fourier_width
 from nlp_rnn.series.io import TimeSeries
 from nlp_rnn.series.transforms import Scaling, SeriesTransform, ValueTransform
 from nlp_rnn.series.windows import WindowGenerator
@@ -75,6 +76,9 @@ class WindowSettings(Schema):
         "auto", description="rows per season (auto: 12 for monthly data, 4 quarterly, ..., 1 yearly)"
     )
     scaling: Scaling = pydantic.Field("standard", description="scaling of the differenced values")
+    fourier_terms: int = pydantic.Field(
+        0, ge=0, description="sine/cosine pairs of each row's place in the season added to its inputs"
+    )
 
     @pydantic.field_validator("differences", "season")
     @classmethod
@@ -94,6 +98,9 @@ class ModelInputs:
     sampling_rate: int
     outputs: int  # forecast rows per pass (1 for recursive)
     transforms: dict[str, SeriesTransform]
+    season: int = 1
+    fourier_terms: int = 0  # season feature pairs (nlp_rnn.series.calendar)
+    frequency: str | None = None  # the training series' frequency, which season features count in
 
     @property
     def lag(self) -> int:
@@ -101,17 +108,43 @@ class ModelInputs:
 
     @property
     def univariate(self) -> bool:
+        """The target is the only column read from the series (season features are computed)."""
         return self.features == [self.target]
 
+    @property
+    def input_size(self) -> int:
+        """Columns of a window row: the features, then the season features."""
+        return len(self.features) + fourier_width(self.season, self.fourier_terms)
+
+    def first_phase(self, series: TimeSeries) -> int:
+        """The first row's place in the season (0 without season features); later rows follow it."""
+        if not self.fourier_terms:
+            return 0
+        if series.freq != self.frequency:
+            raise NlpRnnError(
+                f"{series.source}: the model's season features count rows of frequency "
+                f"{self.frequency}; this series has {series.freq}"
+            )
+        return first_place(series, self.season)
+
+    def season_features(self, first_phase: int, rows: np.ndarray) -> np.ndarray:
+        """(``*rows.shape``, season feature columns) for row numbers ``rows`` of a series whose
+        first row has place ``first_phase`` (rows past its end too: the grid is regular)."""
+        return fourier_features(np.mod(first_phase + rows, self.season), self.season, self.fourier_terms)
+
     def transformed(self, series: TimeSeries) -> np.ndarray:
-        """(n, F) model-scale values, NaN in the first ``lag`` rows."""
-        return np.stack(
+        """(n, input_size) model-scale values, NaN in the feature columns' first ``lag`` rows."""
+        values = np.stack(
             [
                 self.transforms[name].forward(series.column(name), f"column {name!r}")
                 for name in self.features
             ],
             axis=1,
         )
+        if not self.fourier_terms:
+            return values
+        season = self.season_features(self.first_phase(series), np.arange(len(series)))
+        return np.concatenate([values, season], axis=1)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -121,6 +154,9 @@ class ModelInputs:
             "sampling_rate": self.sampling_rate,
             "outputs": self.outputs,
             "transforms": {name: t.to_dict() for name, t in self.transforms.items()},
+            "season": self.season,
+            "fourier_terms": self.fourier_terms,
+            "frequency": self.frequency,
         }
 
     @classmethod
@@ -132,6 +168,9 @@ class ModelInputs:
             sampling_rate=int(data["sampling_rate"]),
             outputs=int(data["outputs"]),
             transforms={name: SeriesTransform.from_dict(t) for name, t in data["transforms"].items()},
+            season=int(data.get("season", 1)),  # model folders written before season features
+            fourier_terms=int(data.get("fourier_terms", 0)),
+            frequency=data.get("frequency"),
         )
 
 
@@ -188,17 +227,21 @@ class ForecastingPredictor:
                 f"this model forecasts {inputs.outputs} row(s) per pass from {len(inputs.features)} "
                 f"columns; more rows would need the other columns' future values"
             )
-        z = inputs.transformed(series)  # n x F
+        z = inputs.transformed(series)  # n x C (the target, other features, season features)
+        first_phase = inputs.first_phase(series)
         rows = origins[:, None] + np.arange(-inputs.window, 0)[None, :]
-        recent = torch.as_tensor(z[rows], dtype=torch.float32)  # N x window x F, every row
+        recent = torch.as_tensor(z[rows], dtype=torch.float32)  # N x window x C, every row
         forecasts = []  # blocks of N x outputs, model scale
         done = 0
         while done < horizon:
             block = self.model.predict(recent[:, :: inputs.sampling_rate])  # N x outputs
+            if done + block.shape[1] < horizon:  # univariate: slide the window over the forecasts
+                future = origins[:, None] + done + np.arange(block.shape[1])[None, :]  # N x outputs
+                season = inputs.season_features(first_phase, future)  # N x outputs x (C - 1)
+                new_rows = torch.cat([block.unsqueeze(-1), torch.as_tensor(season, dtype=torch.float32)], -1)
+                recent = torch.cat([recent, new_rows], dim=1)[:, -inputs.window :]
             forecasts.append(block)
             done += block.shape[1]
-            if done < horizon:  # univariate: slide the window over the forecasts
-                recent = torch.cat([recent, block.unsqueeze(-1)], dim=1)[:, -inputs.window :]
         predicted = torch.cat(forecasts, dim=1)[:, :horizon].numpy().astype(np.float64)  # N x H
         target = series.column(inputs.target)
         lag = inputs.lag
@@ -285,7 +328,7 @@ class ForecastingPredictor:
             members = int(config["members"])
             reading = dict(config.get("reading") or {})
         require_files(folder, WEIGHTS_FILE)
-        model = ForecasterEnsemble.build(architecture, len(inputs.features), inputs.outputs, members)
+        model = ForecasterEnsemble.build(architecture, inputs.input_size, inputs.outputs, members)
         load_weights_file(model, folder / WEIGHTS_FILE)
         model.eval()
         return cls(model, inputs, architecture, reading)
