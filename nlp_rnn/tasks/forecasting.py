@@ -34,7 +34,7 @@ from nlp_rnn import __version__
 from nlp_rnn.config import Schema
 from nlp_rnn.errors import InputError, NlpRnnError
 from nlp_rnn.models.forecaster import ForecasterConfig, ForecasterEnsemble
-from nlp_rnn.series.calendar import first_place, fourier_features, fourier_width
+from nlp_rnn.series import calendar
 from nlp_rnn.series.io import TimeSeries
 from nlp_rnn.series.transforms import Scaling, SeriesTransform, ValueTransform
 from nlp_rnn.series.windows import WindowGenerator
@@ -114,9 +114,9 @@ class ModelInputs:
     @property
     def input_size(self) -> int:
         """Columns of a window row: the features, then the season features."""
-        return len(self.features) + fourier_width(self.season, self.fourier_terms)
+        return len(self.features) + calendar.fourier_width(self.season, self.fourier_terms)
 
-    def first_phase(self, series: TimeSeries) -> int:
+    def first_place(self, series: TimeSeries) -> int:
         """The first row's place in the season (0 without season features); later rows follow it."""
         if not self.fourier_terms:
             return 0
@@ -125,12 +125,13 @@ class ModelInputs:
                 f"{series.source}: the model's season features count rows of frequency "
                 f"{self.frequency}; this series has {series.freq}"
             )
-        return first_place(series, self.season)
+        return calendar.first_place(series, self.season)
 
-    def season_features(self, first_phase: int, rows: np.ndarray) -> np.ndarray:
+    def season_features(self, first_place: int, rows: np.ndarray) -> np.ndarray:
         """(``*rows.shape``, season feature columns) for row numbers ``rows`` of a series whose
-        first row has place ``first_phase`` (rows past its end too: the grid is regular)."""
-        return fourier_features(np.mod(first_phase + rows, self.season), self.season, self.fourier_terms)
+        first row has place ``first_place`` (rows past its end too: the grid is regular)."""
+        places = np.mod(first_place + rows, self.season)
+        return calendar.fourier_features(places, self.season, self.fourier_terms)
 
     def transformed(self, series: TimeSeries) -> np.ndarray:
         """(n, input_size) model-scale values, NaN in the feature columns' first ``lag`` rows."""
@@ -143,7 +144,7 @@ class ModelInputs:
         )
         if not self.fourier_terms:
             return values
-        season = self.season_features(self.first_phase(series), np.arange(len(series)))
+        season = self.season_features(self.first_place(series), np.arange(len(series)))
         return np.concatenate([values, season], axis=1)
 
     def to_dict(self) -> dict[str, Any]:
@@ -228,7 +229,7 @@ class ForecastingPredictor:
                 f"columns; more rows would need the other columns' future values"
             )
         z = inputs.transformed(series)  # n x C (the target, other features, season features)
-        first_phase = inputs.first_phase(series)
+        first_place = inputs.first_place(series)
         rows = origins[:, None] + np.arange(-inputs.window, 0)[None, :]
         recent = torch.as_tensor(z[rows], dtype=torch.float32)  # N x window x C, every row
         forecasts = []  # blocks of N x outputs, model scale
@@ -237,7 +238,7 @@ class ForecastingPredictor:
             block = self.model.predict(recent[:, :: inputs.sampling_rate])  # N x outputs
             if done + block.shape[1] < horizon:  # univariate: slide the window over the forecasts
                 future = origins[:, None] + done + np.arange(block.shape[1])[None, :]  # N x outputs
-                season = inputs.season_features(first_phase, future)  # N x outputs x (C - 1)
+                season = inputs.season_features(first_place, future)  # N x outputs x (C - 1)
                 new_rows = torch.cat([block.unsqueeze(-1), torch.as_tensor(season, dtype=torch.float32)], -1)
                 recent = torch.cat([recent, new_rows], dim=1)[:, -inputs.window :]
             forecasts.append(block)
