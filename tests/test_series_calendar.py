@@ -49,12 +49,12 @@ def test_multiples_of_a_period_are_an_error() -> None:
 
 
 def test_fourier_features_by_hand() -> None:
-    phases = np.array([0, 3, 6])
-    features = fourier_features(phases, 12, 2)  # sin 1, cos 1, sin 2, cos 2
+    places = np.array([0, 3, 6])
+    features = fourier_features(places, 12, 2)  # sin 1, cos 1, sin 2, cos 2
     expected = [[0, 1, 0, 1], [1, 0, 0, -1], [0, -1, 0, 1]]
     np.testing.assert_allclose(features, expected, atol=1e-12)
     assert fourier_features(np.zeros((2, 3)), 12, 2).shape == (2, 3, 4)
-    assert fourier_features(phases, 12, 0).shape == (3, 0)
+    assert fourier_features(places, 12, 0).shape == (3, 0)
 
 
 def test_the_sine_of_the_highest_harmonic_is_left_out() -> None:

@@ -200,6 +200,16 @@ def test_season_features_need_a_season(tmp_path: Path) -> None:
         run(tmp_path, season_pipeline(monthly_csv(tmp_path), "season: 1"))
 
 
+def test_arima_seasonal_difference_needs_a_season(tmp_path: Path) -> None:
+    text = (
+        pipeline_text(monthly_csv(tmp_path), "season: 1")
+        .replace("seasonal_differences: 1", "seasonal_differences: 0")
+        .replace("arima: {", "arima: {seasonal_differences: 1, ")
+    )
+    with pytest.raises(NlpRnnError, match="'forecast': arima.seasonal_differences needs a season of 2"):
+        run(tmp_path, text)
+
+
 def test_series_shorter_than_a_window(tmp_path: Path) -> None:
     with pytest.raises(NlpRnnError, match=r"training span \(29 rows\) holds no window of 20 rows"):
         run(tmp_path, pipeline_text(monthly_csv(tmp_path, rows=36), "window: 20"))

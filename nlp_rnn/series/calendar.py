@@ -65,13 +65,13 @@ def first_place(series: TimeSeries, season: int) -> int:
     return count % season
 
 
-def fourier_features(phases: np.ndarray, season: int, terms: int) -> np.ndarray:
-    """``phases`` (any shape) -> (``*phases.shape``, :func:`fourier_width`) sine/cosine columns:
+def fourier_features(places: np.ndarray, season: int, terms: int) -> np.ndarray:
+    """``places`` (any shape) -> (``*places.shape``, :func:`fourier_width`) sine/cosine columns:
     ``sin(2 pi k p / s), cos(2 pi k p / s)`` for ``k = 1 .. terms``."""
-    angles = 2 * np.pi * np.asarray(phases, dtype=np.float64)[..., None] / season  # ... x 1
+    angles = 2 * np.pi * np.asarray(places, dtype=np.float64)[..., None] / season  # ... x 1
     columns = []
     for k in range(1, terms + 1):
         if 2 * k != season:
             columns.append(np.sin(k * angles))
         columns.append(np.cos(k * angles))
-    return np.concatenate(columns, axis=-1) if columns else np.empty((*np.shape(phases), 0))
+    return np.concatenate(columns, axis=-1) if columns else np.empty((*np.shape(places), 0))
