@@ -12,8 +12,8 @@ from nlp_rnn.models.classifier import (
     Pooling,
     RNNClassifier,
     count_parameters,
-    real_steps_mask,
 )
+from nlp_rnn.models.encoder import real_steps_mask
 
 VOCAB = 20
 

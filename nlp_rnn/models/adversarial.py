@@ -12,8 +12,33 @@ Shapes: B texts, T steps (right-padded, ``lengths`` B), D vector dimensions.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import torch
 from torch import Tensor
+
+from nlp_rnn.models.encoder import real_steps_mask
+
+Output = TypeVar("Output")
+
+
+def adversarial_loss(
+    vectors: Tensor,
+    lengths: Tensor,
+    epsilon: float,
+    weight: float,
+    scored: Callable[[Tensor], tuple[Output, Tensor]],
+) -> tuple[Output, Tensor]:
+    """``scored(vectors) -> (output, loss)`` on the clean ``vectors`` (B x T x D) and on them moved
+    by :func:`adversarial_perturbation`: the clean output, and the clean loss plus ``weight`` times
+    the moved one. Frozen vectors still get a direction (a gradient is taken from a copy)."""
+    if not vectors.requires_grad:
+        vectors = vectors.detach().requires_grad_()
+    output, clean = scored(vectors)
+    (gradient,) = torch.autograd.grad(clean, vectors, retain_graph=True)  # B x T x D
+    _, moved = scored(vectors + adversarial_perturbation(vectors, gradient, lengths, epsilon))
+    return output, clean + weight * moved
 
 
 def adversarial_perturbation(vectors: Tensor, gradient: Tensor, lengths: Tensor, epsilon: float) -> Tensor:
@@ -21,7 +46,7 @@ def adversarial_perturbation(vectors: Tensor, gradient: Tensor, lengths: Tensor,
     respect to them; no gradient flows through it."""
     with torch.no_grad():
         counts = lengths.to(vectors.device)  # B
-        real = (torch.arange(vectors.size(1), device=vectors.device) < counts.unsqueeze(1)).unsqueeze(-1)
+        real = real_steps_mask(counts, vectors.size(1)).unsqueeze(-1)  # B x T x 1
         direction = gradient * real  # B x T x D: padding stays where it is
         word_norm = (vectors * real).norm(dim=(1, 2)) / counts.clamp_min(1).sqrt()  # B: RMS word norm
         step = (epsilon * word_norm).view(-1, 1, 1)  # B x 1 x 1

@@ -21,8 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from nlp_rnn.config import Schema
-from nlp_rnn.models.classifier import real_steps_mask
-from nlp_rnn.models.encoder import RNNEncoder
+from nlp_rnn.models.encoder import RNNEncoder, real_steps_mask
 
 
 class BidirectionalLMConfig(Schema):

@@ -38,8 +38,8 @@ from torch import Tensor, nn
 
 from nlp_rnn.config import Schema
 from nlp_rnn.models import bilstm_inference
-from nlp_rnn.models.adversarial import adversarial_perturbation
-from nlp_rnn.models.encoder import RNNEncoder
+from nlp_rnn.models.adversarial import adversarial_loss
+from nlp_rnn.models.encoder import RNNEncoder, real_steps_mask
 from nlp_rnn.models.partly_frozen_embedding import PartlyFrozenEmbedding
 
 POOLINGS = ("last", "max", "mean", "attention")
@@ -68,11 +68,6 @@ class ClassifierConfig(Schema):
     adversarial_weight: float = pydantic.Field(
         1.0, ge=0, description="adversarial training: the weight of the perturbed texts' loss"
     )
-
-
-def real_steps_mask(lengths: Tensor, steps: int) -> Tensor:
-    """``B x T`` boolean mask, true at real tokens (``t < lengths[b]``)."""
-    return torch.arange(steps, device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)  # B x T
 
 
 class Pooling(nn.Module):
@@ -214,15 +209,15 @@ class RNNClassifier(nn.Module):
 
     def _adversarial_forward(self, ids: Tensor, lengths: Tensor, target: Tensor) -> dict[str, Tensor]:
         """The clean loss plus ``adversarial_weight`` times the loss on adversarially moved vectors."""
-        embedded = self.embedding(ids)  # B x T x D
-        if not embedded.requires_grad:  # a frozen embedding: the direction is still wanted
-            embedded = embedded.detach().requires_grad_()
-        logits = self._scores(embedded, lengths)  # B x C
-        clean_loss = F.cross_entropy(logits, target)
-        (gradient,) = torch.autograd.grad(clean_loss, embedded, retain_graph=True)  # B x T x D
-        perturbation = adversarial_perturbation(embedded, gradient, lengths, self.config.adversarial_epsilon)
-        adversarial_loss = F.cross_entropy(self._scores(embedded + perturbation, lengths), target)
-        loss = clean_loss + self.config.adversarial_weight * adversarial_loss
+
+        def scored(vectors: Tensor) -> tuple[Tensor, Tensor]:
+            logits = self._scores(vectors, lengths)  # B x C
+            return logits, F.cross_entropy(logits, target)
+
+        config = self.config
+        logits, loss = adversarial_loss(
+            self.embedding(ids), lengths, config.adversarial_epsilon, config.adversarial_weight, scored
+        )
         return {"logits": logits, "loss": loss}
 
     def _scores(self, embedded: Tensor, lengths: Tensor) -> Tensor:

@@ -115,6 +115,11 @@ class CellWeights(NamedTuple):
     bias_hh: Tensor  # gates*H
 
 
+def real_steps_mask(lengths: Tensor, steps: int) -> Tensor:
+    """``B x T`` boolean mask, true at real tokens (``t < lengths[b]``)."""
+    return torch.arange(steps, device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)  # B x T
+
+
 def lengths_from_mask(mask: Tensor) -> Tensor:
     """Lengths (B) from a ``B x T`` mask that is true at real tokens; padding must come last."""
     if mask.dim() != 2:

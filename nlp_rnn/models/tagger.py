@@ -34,7 +34,7 @@ from torch import Tensor, nn
 
 from nlp_rnn.config import Schema
 from nlp_rnn.models import bilstm_inference
-from nlp_rnn.models.adversarial import adversarial_perturbation
+from nlp_rnn.models.adversarial import adversarial_loss
 from nlp_rnn.models.crf import IGNORE, LinearChainCRF
 from nlp_rnn.models.encoder import RNNEncoder
 
@@ -240,13 +240,14 @@ class RNNTagger(nn.Module):
         )  # B x T x 2H
         return self._heads(sequence)
 
-    def fast_inference(self, words: int | None = None) -> bool:
+    def fast_inference(self, words: int | None = None, bf16: bool = False) -> bool:
         """Whether eval-mode batches of ``words`` words (None: many) run through
         :meth:`form_projections` and :meth:`tag_logits`. Chosen automatically, the per-form path
-        runs on the CPU for at least :data:`PER_FORM_MIN_WORDS` words."""
+        runs on the CPU for at least :data:`PER_FORM_MIN_WORDS` words, and for bf16 products,
+        which only it computes there."""
         wanted = self.per_form_inference
         if wanted is None:
-            many = words is None or words >= PER_FORM_MIN_WORDS
+            many = bf16 or words is None or words >= PER_FORM_MIN_WORDS
             wanted = self.upos.weight.device.type == "cpu" and many
         return wanted and not self.training and bilstm_inference.supports(self.encoder)
 
@@ -282,15 +283,14 @@ class RNNTagger(nn.Module):
     def _adversarial_forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         """The clean loss plus ``adversarial_weight`` times the loss of the sentences whose word
         vectors (pretrained, trained and character features together) moved adversarially."""
-        vectors = self.word_vectors(batch)  # B x T x D
-        if not vectors.requires_grad:  # every part frozen: the direction is still wanted
-            vectors = vectors.detach().requires_grad_()
-        output = self._scores(vectors, batch["lengths"])
-        clean_loss = self._loss(output, batch)
-        (gradient,) = torch.autograd.grad(clean_loss, vectors, retain_graph=True)  # B x T x D
-        step = adversarial_perturbation(vectors, gradient, batch["lengths"], self.config.adversarial_epsilon)
-        adversarial_loss = self._loss(self._scores(vectors + step, batch["lengths"]), batch)
-        output["loss"] = clean_loss + self.config.adversarial_weight * adversarial_loss
+
+        def scored(vectors: Tensor) -> tuple[dict[str, Tensor], Tensor]:
+            output = self._scores(vectors, batch["lengths"])  # B x T x K each
+            return output, self._loss(output, batch)
+
+        epsilon, weight = self.config.adversarial_epsilon, self.config.adversarial_weight
+        output, loss = adversarial_loss(self.word_vectors(batch), batch["lengths"], epsilon, weight, scored)
+        output["loss"] = loss
         return output
 
     def best_tags(self, output: dict[str, Tensor], lengths: Tensor) -> dict[str, Tensor]:

@@ -50,19 +50,17 @@ def first_place(series: TimeSeries, season: int) -> int:
     index = series.frame.index
     if series.step is not None:
         return int(index[0]) // series.step % season
-    freq = index.freq
-    try:
-        if freq is None or freq.n != 1:
-            raise ValueError(freq)
+    if index.freq is not None and index.freq.n == 1:
         with warnings.catch_warnings():  # pandas deprecates business-day periods; their ordinals stay
             warnings.simplefilter("ignore", FutureWarning)
-            count = int(index[:1].to_period().asi8[0])
-    except ValueError:
-        raise NlpRnnError(
-            f"{series.source}: season features count rows in periods of the series' frequency, "
-            f"which must be one pandas period (such as MS, QS, W, D, h); this series has {series.freq}"
-        ) from None
-    return count % season
+            try:
+                return int(index[:1].to_period().asi8[0]) % season
+            except ValueError:  # a frequency with no period (SMS, ...)
+                pass
+    raise NlpRnnError(
+        f"{series.source}: season features count rows in periods of the series' frequency, "
+        f"which must be one pandas period (such as MS, QS, W, D, h); this series has {series.freq}"
+    )
 
 
 def fourier_features(places: np.ndarray, season: int, terms: int) -> np.ndarray:

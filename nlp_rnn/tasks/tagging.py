@@ -345,7 +345,7 @@ def _batch_outputs(
     model.eval()
     try:
         with torch.inference_mode():
-            if per_form is None and model.fast_inference(None if bf16 else encoded.tokens):
+            if per_form is None and model.fast_inference(encoded.tokens, bf16):
                 per_form = form_projections(model, encoded, collate.table, device)
             # batch_size bounds the sentences, max_tokens the padded words, of one batch.
             for indices in inference_batches(encoded.lengths, max(1, max_tokens // 8), max_tokens):
@@ -531,7 +531,7 @@ class TaggingPredictor:
             lambda encoded, collate, per_form: predict_ids(
                 self.model, encoded, collate, max_tokens, self.device, per_form, precision
             ),
-            many=precision == "bf16",  # bf16 products need the per-form path on the CPU
+            bf16=precision == "bf16",
         )
         upos = _tag_names(self.vocabs.upos, upos_ids)
         xpos = (
@@ -559,13 +559,12 @@ class TaggingPredictor:
         return probabilities
 
     def _predict(
-        self, token_lists: Sequence[Sequence[str]], predict: Callable[..., Any], many: bool = False
+        self, token_lists: Sequence[Sequence[str]], predict: Callable[..., Any], bf16: bool = False
     ) -> tuple[EncodedSentences, Any]:
         """Encode the sentences and call ``predict(encoded, collate, per_form)``; with the fast path
-        (chosen for the call's number of words, or as for many words with ``many``) the frequent
-        training forms' projections come from the form cache."""
-        words = None if many else sum(map(len, token_lists))
-        if self.model.fast_inference(words) and len(self.form_cache):
+        (chosen for the call's words and precision) the frequent training forms' projections come
+        from the form cache."""
+        if self.model.fast_inference(sum(map(len, token_lists)), bf16) and len(self.form_cache):
             with self.form_cache.lock:
                 collate = Collate(self.form_cache.table(self.model, self.vocabs, self.device))
                 encoded = encode_sentences(token_lists, self.vocabs, collate.table)
