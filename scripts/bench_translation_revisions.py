@@ -24,7 +24,14 @@ import sys
 import time
 from pathlib import Path
 
-from revision_bench import alternate, counting_decoder_rows, import_from, run_child, summarize
+from revision_bench import (
+    alternate,
+    child_command,
+    counting_decoder_rows,
+    import_from,
+    run_child,
+    summarize,
+)
 
 
 def time_translation(code: Path, args: argparse.Namespace) -> dict:
@@ -79,12 +86,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--rounds", type=int, default=5, help="old/new process pairs")
     parser.add_argument("--repeats", type=int, default=3, help="timed passes per process")
     parser.add_argument("--child", type=Path, default=None, help=argparse.SUPPRESS)
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
     if args.child is not None:  # one timing process
         print(json.dumps(time_translation(args.child, args)))
         return {}
 
-    rows = alternate(args.old, args.rounds, lambda code: _child(code, args), _seconds_and_rows)
+    rows = alternate(
+        args.old, args.rounds, lambda code: run_child(child_command(__file__, argv, code)), _seconds_and_rows
+    )
     summary = summarize(rows, "sentences_per_second", "sentences/s", "output")
     for name in ("old", "new"):
         print(f"{name}: BLEU {rows[-1][name]['bleu']}, decoder rows {rows[-1][name]['decoder_rows']:,}")
@@ -93,14 +103,6 @@ def main(argv: list[str] | None = None) -> dict:
 
 def _seconds_and_rows(result: dict) -> str:
     return f"{result['seconds']:6.2f} s ({result['decoder_rows']:,} rows)"
-
-
-def _child(code: Path, args: argparse.Namespace) -> dict:
-    command = [sys.executable, __file__, "--old", args.old, "--model", str(args.model), "--child", str(code)]
-    command += ["--beam", str(args.beam), "--alpha", str(args.alpha), "--batch-size", str(args.batch_size)]
-    command += ["--threads", str(args.threads), "--repeats", str(args.repeats)]
-    command += ["--data-dir", args.data_dir] if args.data_dir else []
-    return run_child(command)
 
 
 if __name__ == "__main__":

@@ -218,22 +218,46 @@ def run_ours(
     cpu_amp: bool = False,
 ) -> tuple[list[float], Any]:
     """Our logged speeds of ``--steps`` updates, and the trained :class:`TranslationPredictor`."""
+    from nlp_rnn.tasks.translation import SubwordModels, TranslationPredictor
+
+    subwords = SubwordModels.load(work / "subwords", joint=True)
+    model, records = train_ours(
+        subwords,
+        work / name,
+        attention,
+        input_feeding,
+        data_dir,
+        args.steps,
+        args.log_every,
+        cpu_amp,
+        reuse=args.decode,
+    )
+    return [r["tokens_per_s"] for r in records], TranslationPredictor(model, subwords, "de", "en")
+
+
+def train_ours(
+    subwords: Any,
+    out: Path,
+    attention: str,
+    input_feeding: bool,
+    data_dir: str | None,
+    steps: int,
+    log_every: int,
+    cpu_amp: bool = False,
+    reuse: bool = False,
+) -> tuple[Any, list[dict]]:
+    """The tutorial-size model on Multi30k de->en trained ``steps`` updates by our Trainer into
+    ``out`` (with ``reuse``, a run of ``steps`` updates already there is loaded instead), and the
+    Trainer's logged training records (each with its ``tokens_per_s`` and ``loss``). Imports the
+    package only when called, so that ``bench_training_revisions.py`` can run it on an older one."""
     from nlp_rnn.data.catalog import load_corpus
     from nlp_rnn.models.seq2seq import Seq2SeqConfig
-    from nlp_rnn.tasks.translation import (
-        Collate,
-        SubwordModels,
-        TranslationPredictor,
-        build_seq2seq,
-        encode_pairs,
-        evaluate_batches,
-    )
+    from nlp_rnn.tasks.translation import Collate, build_seq2seq, encode_pairs, evaluate_batches
     from nlp_rnn.training.checkpoint import load_weights
     from nlp_rnn.training.config import TrainerConfig
     from nlp_rnn.training.seeding import seed_everything
     from nlp_rnn.training.trainer import Trainer
 
-    subwords = SubwordModels.load(work / "subwords", joint=True)
     train = load_corpus("multi30k", "train", data_dir=data_dir)
     dev = load_corpus("multi30k", "dev", data_dir=data_dir)
     pairs = encode_pairs(train["src"], train["tgt"], subwords, max_length=100)
@@ -259,8 +283,8 @@ def run_ours(
         batch_size=None,
         max_tokens=4096,
         max_epochs=None,
-        max_steps=args.steps,
-        log_every=args.log_every,
+        max_steps=steps,
+        log_every=log_every,
         eval_every_epoch=False,
         metric="ppl",
         tensorboard=False,
@@ -269,14 +293,12 @@ def run_ours(
         cpu_amp=cpu_amp,
         seed=13,
     )
-    out = work / name
-    if args.decode and trained_before(out, args.steps):
+    if reuse and trained_before(out, steps):
         load_weights(model, out / "last")
     else:
         Trainer(trainer, out).fit(model, pairs, dev_pairs, collate=Collate(), evaluate=evaluate_batches)
-    records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
-    speeds = [r["tokens_per_s"] for r in records if r.get("kind") == "train" and "tokens_per_s" in r]
-    return speeds, TranslationPredictor(model, subwords, "de", "en")
+    records = [json.loads(line) for line in (out / "log.jsonl").read_text(encoding="utf-8").splitlines()]
+    return model, [r for r in records if r.get("kind") == "train" and "tokens_per_s" in r]
 
 
 def trained_before(out: Path, steps: int) -> bool:

@@ -46,6 +46,12 @@ def import_from(code: Path) -> None:
     assert Path(nlp_rnn.__file__).resolve().is_relative_to(code.resolve()), nlp_rnn.__file__
 
 
+def child_command(script: str, argv: list[str], code: Path) -> list[str]:
+    """The command that reruns ``script`` with the parent's own arguments ``argv`` as one timing
+    child for the package in ``code`` (the scripts' hidden ``--child CODE`` option)."""
+    return [sys.executable, script, *argv, "--child", str(code)]
+
+
 def run_child(command: list[str]) -> dict:
     """Run a child process and parse the JSON object on its last line of output."""
     environment = {**os.environ, "PYTHONPATH": ""}
