@@ -37,15 +37,17 @@ else
 fi
 
 if [[ $quick == 1 ]]; then
-    seq2seq_size=(--batches 2 --repeats 1)
+    seq2seq_size=(--batches 2 --repeats 1 --max-tokens 1024)
     packing_size=(--repeats 1 --layers 1 --cells gru)
-    tagger_train=(--set stages.train.trainer.max_steps=20 --set stages.train.trainer.max_epochs=1)
+    tagger_train=(--set stages.train.trainer.max_steps=5 --set stages.train.trainer.max_epochs=1)
+    tagger_bench=(--max-tokens 4096 --repeats 1)
     translate_size=(--set stages.translate.trainer.max_steps=20 --set stages.translate.decoding.max_len_a=0.1
         --set stages.translate.decoding.max_len_b=5)
 else
     seq2seq_size=(--batches 15 --repeats 3)
     packing_size=(--repeats 9)
     tagger_train=(--set stages.train.trainer.max_epochs=2)
+    tagger_bench=(--max-tokens 4096 65536 --repeats 5)
     translate_size=()
 fi
 
@@ -68,7 +70,7 @@ run_tagger() {
         --set "stages.train.samples=[]" --set stages.train.trainer.tensorboard=false \
         --set "stages.train.trainer.device=$device" "${tagger_train[@]}" || return
     "$python" scripts/bench_tagger_shapes.py --model /tmp/nlp_rnn_pos/model --device "$device" \
-        --shapes trained 2x100 --max-tokens 4096 65536 --paths per-form encoder --repeats 5 \
+        --shapes trained 2x100 --paths per-form encoder "${tagger_bench[@]}" \
         --output "$out/tagger.json"
 }
 
