@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from revision_bench import alternate, import_from, run_child, summarize
+from revision_bench import alternate, child_command, import_from, run_child, summarize
 
 EWT_DEV = "ud_english_ewt/en_ewt-ud-dev.conllu"
 
@@ -56,23 +56,20 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--rounds", type=int, default=7, help="old/new process pairs")
     parser.add_argument("--repeats", type=int, default=3, help="timed tagging passes per process")
     parser.add_argument("--child", type=Path, default=None, help=argparse.SUPPRESS)
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
     if args.child is not None:  # one timing process
         print(json.dumps(time_tagging(args.child, args.model, args.gold, args.repeats)))
         return {}
 
-    rows = alternate(args.old, args.rounds, lambda code: _child(code, args), _words_per_second)
+    rows = alternate(
+        args.old, args.rounds, lambda code: run_child(child_command(__file__, argv, code)), _words_per_second
+    )
     return summarize(rows, "words_per_second", "words/s", "tags")
 
 
 def _words_per_second(result: dict) -> str:
     return f"{result['words_per_second']:>9,.0f}"
-
-
-def _child(code: Path, args: argparse.Namespace) -> dict:
-    command = [sys.executable, __file__, "--old", args.old, "--model", str(args.model), "--child", str(code)]
-    command += ["--repeats", str(args.repeats)] + (["--gold", str(args.gold)] if args.gold else [])
-    return run_child(command)
 
 
 if __name__ == "__main__":
